@@ -1,0 +1,144 @@
+"""THE place that decides who may see or do what: role x consent, as pure `can_*` functions.
+
+Views, templates (as the `access` global), exports and the CLI ask these functions; none of them
+repeats a rule. Every endpoint is classified: `@public` views anyone may reach (the policy
+functions still decide what they show), `@staff` views need a signed-in, active staff account and
+then ask a `can_*` function. An endpoint that is neither is refused by `enforce_classification`.
+"""
+
+from flask import abort, current_app, request
+from flask_login import current_user
+
+from .models.campaigns import PUBLIC_STATUSES
+from .models.users import ROLE_ORGANIZER, ROLE_REP
+
+PUBLIC = "public"
+STAFF = "staff"
+#: endpoints Flask itself registers
+BUILTIN_PUBLIC_ENDPOINTS = frozenset({"static"})
+
+
+# --- classification ----------------------------------------------------------------------------
+
+def public(view):
+    """Anyone may reach this view; it must not show anything the policies below do not allow."""
+    view.access_rule = PUBLIC
+    return view
+
+
+def staff(view):
+    """Only a signed-in, active staff account may reach this view."""
+    view.access_rule = STAFF
+    return view
+
+
+def classification(app, endpoint):
+    if endpoint in BUILTIN_PUBLIC_ENDPOINTS:
+        return PUBLIC
+    view = app.view_functions.get(endpoint)
+    return getattr(view, "access_rule", None)
+
+
+def unclassified_endpoints(app):
+    return sorted(
+        rule.endpoint
+        for rule in app.url_map.iter_rules()
+        if classification(app, rule.endpoint) is None
+    )
+
+
+def enforce_classification():
+    """before_request hook: deny by default."""
+    endpoint = request.endpoint
+    if endpoint is None:
+        return None  # routing failed: Flask answers 404/405 itself
+    rule = classification(current_app, endpoint)
+    if rule == PUBLIC:
+        return None
+    if rule == STAFF:
+        if not is_staff(current_user):
+            return current_app.login_manager.unauthorized()
+        return None
+    current_app.logger.error("refused unclassified endpoint %s", endpoint)
+    abort(403)
+
+
+def authorize(allowed, *, hide=False):
+    """Abort unless allowed: 404 where existence itself would leak, 403 otherwise."""
+    if not allowed:
+        abort(404 if hide else 403)
+
+
+# --- roles ---------------------------------------------------------------------------------------
+
+def is_staff(user):
+    return bool(user is not None and getattr(user, "is_authenticated", False) and user.is_active)
+
+
+def is_admin(user):
+    return is_staff(user) and bool(user.is_admin)
+
+
+def roles(user, campaign):
+    if not is_staff(user) or campaign is None:
+        return set()
+    return user.roles_in(campaign)
+
+
+def is_organizer(user, campaign):
+    return ROLE_ORGANIZER in roles(user, campaign)
+
+
+def is_rep(user, campaign):
+    return ROLE_REP in roles(user, campaign)
+
+
+def is_member(user, campaign):
+    return bool(roles(user, campaign))
+
+
+# --- campaigns -----------------------------------------------------------------------------------
+
+def can_view_public_campaign(campaign):
+    return campaign is not None and campaign.status in PUBLIC_STATUSES
+
+
+def can_create_campaign(user):
+    if is_admin(user):
+        return True
+    return is_staff(user) and any(m.role == ROLE_ORGANIZER for m in user.memberships)
+
+
+def can_edit_campaign(user, campaign):
+    return is_organizer(user, campaign)
+
+
+def can_view_campaign_staff_page(user, campaign):
+    """The campaign's staff overview (settings, units, members): its members, and admins."""
+    return is_member(user, campaign) or is_admin(user)
+
+
+# --- accounts and audit --------------------------------------------------------------------------
+
+def can_manage_users(user):
+    return is_admin(user)
+
+
+def can_manage_memberships(user):
+    return is_admin(user)
+
+
+def can_view_audit_log(user, campaign=None):
+    """Admins see the whole log; an organizer sees their own campaign's events."""
+    if is_admin(user):
+        return True
+    return campaign is not None and is_organizer(user, campaign)
+
+
+def can_view_staff_home(user):
+    return is_staff(user)
+
+
+def visible_campaigns(user, campaigns):
+    """The campaigns a staff member may open from their home page."""
+    return [c for c in campaigns if can_view_campaign_staff_page(user, c)]

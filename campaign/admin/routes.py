@@ -1,0 +1,135 @@
+"""Thin views for administrators (and organizers for their campaign's audit log)."""
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
+
+from .. import access, audit, mail
+from ..extensions import db
+from ..models import AuditEvent, Campaign, Membership, User
+from ..services import accounts
+from ..services.campaigns import get_by_slug
+from . import bp
+from .forms import ROLE_LABELS, ConfirmForm, InviteForm, MembershipForm
+
+PAGE_SIZE = 100
+
+
+def _user_or_404(public_id):
+    user = db.session.execute(select(User).where(User.public_id == public_id)).scalar_one_or_none()
+    if user is None:
+        abort(404)
+    return user
+
+
+def _membership_form():
+    form = MembershipForm()
+    campaigns = db.session.execute(select(Campaign).order_by(Campaign.slug)).scalars()
+    form.campaign.choices = [(c.slug, c.slug) for c in campaigns]
+    return form
+
+
+@bp.get("/users")
+@access.staff
+def users():
+    access.authorize(access.can_manage_users(current_user))
+    everyone = db.session.execute(select(User).order_by(User.email)).scalars().all()
+    return render_template("admin/users.html", users=everyone)
+
+
+@bp.route("/users/invite", methods=["GET", "POST"])
+@access.staff
+def invite():
+    access.authorize(access.can_manage_users(current_user))
+    form = InviteForm()
+    if form.validate_on_submit():
+        try:
+            user, token = accounts.invite(form.email.data, form.display_name.data,
+                                          actor=current_user, is_admin=form.is_admin.data,
+                                          locale=form.locale.data)
+        except accounts.AccountError:
+            form.email.errors.append(_("An account with this e-mail already exists."))
+        else:
+            link = url_for("auth.accept_invitation", token=token, _external=True)
+            mail.send_template(user.email, "invitation", locale=user.locale, link=link,
+                               name=user.display_name)
+            db.session.commit()
+            flash(_("The invitation is sent. You can also give this link in person; it is shown only once."), "success")
+            return render_template("admin/invited.html", user=user, link=link)
+    return render_template("admin/invite.html", form=form)
+
+
+@bp.get("/users/<public_id>")
+@access.staff
+def user(public_id):
+    access.authorize(access.can_manage_users(current_user))
+    found = _user_or_404(public_id)
+    return render_template("admin/user.html", user=found, membership_form=_membership_form(),
+                           confirm=ConfirmForm(), role_labels=ROLE_LABELS)
+
+
+@bp.post("/users/<public_id>/active")
+@access.staff
+def set_active(public_id):
+    access.authorize(access.can_manage_users(current_user))
+    found = _user_or_404(public_id)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    make_active = request.form.get("active") == "1"
+    if found.id == current_user.id and not make_active:
+        flash(_("You cannot deactivate your own account."), "error")
+    else:
+        accounts.set_active(found, make_active, actor=current_user)
+        db.session.commit()
+        flash(_("The account is active.") if make_active else
+              _("The account is deactivated and its sessions are ended."), "success")
+    return redirect(url_for("admin.user", public_id=found.public_id))
+
+
+@bp.post("/users/<public_id>/memberships")
+@access.staff
+def grant(public_id):
+    access.authorize(access.can_manage_memberships(current_user))
+    found = _user_or_404(public_id)
+    form = _membership_form()
+    if not form.validate_on_submit():
+        abort(400)
+    target = get_by_slug(form.campaign.data)
+    if target is None:
+        abort(404)
+    accounts.grant(found, target, form.role.data, actor=current_user)
+    db.session.commit()
+    flash(_("The role is granted."), "success")
+    return redirect(url_for("admin.user", public_id=found.public_id))
+
+
+@bp.post("/users/<public_id>/memberships/<slug>/<role>/revoke")
+@access.staff
+def revoke(public_id, slug, role):
+    access.authorize(access.can_manage_memberships(current_user))
+    found = _user_or_404(public_id)
+    target = get_by_slug(slug)
+    if target is None or role not in ROLE_LABELS or not ConfirmForm().validate_on_submit():
+        abort(404 if target is None else 400)
+    accounts.revoke(found, target, role, actor=current_user)
+    db.session.commit()
+    flash(_("The role is removed and the person's sessions are ended."), "success")
+    return redirect(url_for("admin.user", public_id=found.public_id))
+
+
+@bp.get("/audit")
+@access.staff
+def audit_log():
+    slug = request.args.get("campaign")
+    target = get_by_slug(slug) if slug else None
+    if slug and target is None:
+        abort(404)
+    access.authorize(access.can_view_audit_log(current_user, target))
+    query = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(PAGE_SIZE)
+    if target is not None:
+        query = query.where(AuditEvent.campaign_id == target.id)
+    events = db.session.execute(query).scalars().all()
+    count, broken = audit.verify() if access.is_admin(current_user) else (None, None)
+    return render_template("admin/audit.html", events=events, campaign=target,
+                           chain_count=count, broken=broken)

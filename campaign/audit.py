@@ -1,0 +1,145 @@
+"""The one writer of audit events: append-only and hash-chained, so tampering is detectable.
+
+An event records who (a staff public id), did what (an action name), to which object (type and
+public id), in which campaign, and when (UTC). It never records an identity value, a statement,
+an e-mail address or an IP address: `details` accepts only short scalar values under known keys.
+"""
+
+import hashlib
+import json
+
+from flask import current_app, has_request_context
+from flask_login import current_user
+from sqlalchemy import select, text
+
+from .crypto import new_public_id
+from .extensions import db
+from .models import AuditEvent
+from .models.base import utcnow
+
+GENESIS = "0" * 64
+#: the PostgreSQL advisory lock that serialises appends to the chain
+CHAIN_LOCK_ID = 7_300_417
+
+# Keys allowed in `details`; values must be short scalars. Anything else is a programming error.
+ALLOWED_DETAIL_KEYS = frozenset(
+    {
+        "role",
+        "status",
+        "reason",
+        "count",
+        "field",
+        "fields",
+        "kind",
+        "format",
+        "purpose",
+        "channel",
+        "version",
+        "locale",
+        "result",
+        "rows",
+        "label",
+        "petition",
+        "by",
+        "period",
+    }
+)
+
+
+class AuditTamperError(Exception):
+    pass
+
+
+def _canonical(event, prev_hash):
+    record = {
+        "public_id": event.public_id,
+        "created_at": event.created_at.isoformat(),
+        "actor": event.actor,
+        "action": event.action,
+        "target_type": event.target_type,
+        "target_id": event.target_id,
+        "campaign": event.campaign_slug,
+        "details": event.details or {},
+        "prev_hash": prev_hash,
+    }
+    return json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+
+
+def compute_hash(event, prev_hash):
+    return hashlib.sha256(_canonical(event, prev_hash).encode()).hexdigest()
+
+
+def _check_details(details):
+    clean = {}
+    for key, value in (details or {}).items():
+        if key not in ALLOWED_DETAIL_KEYS:
+            raise ValueError(f"audit detail {key!r} is not allowed")
+        if isinstance(value, (list, tuple)):
+            value = [str(v)[:64] for v in value][:20]
+        elif value is not None and not isinstance(value, (int, bool)):
+            value = str(value)[:200]
+        clean[key] = value
+    return clean
+
+
+def _lock_chain():
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": CHAIN_LOCK_ID})
+    # SQLite: write transactions start with BEGIN IMMEDIATE (see campaign.database), which
+    # already serialises writers.
+
+
+def _default_actor():
+    if has_request_context() and getattr(current_user, "is_authenticated", False):
+        return current_user
+    return None
+
+
+def record(action, *, actor=None, target=None, target_type=None, target_id=None, campaign=None,
+           details=None):
+    """Append one event to the chain (flushes, never commits). Returns the event."""
+    actor = actor if actor is not None else _default_actor()
+    if target is not None:
+        target_type = target_type or target.__tablename__
+        target_id = target_id or getattr(target, "public_id", None) or getattr(target, "slug", None)
+    _lock_chain()
+    prev_hash = db.session.execute(
+        select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)
+    ).scalar() or GENESIS
+    event = AuditEvent(
+        public_id=new_public_id(),
+        created_at=utcnow(),
+        actor_id=getattr(actor, "id", None),
+        actor=getattr(actor, "public_id", None),
+        action=action,
+        target_type=target_type,
+        target_id=target_id,
+        campaign_id=getattr(campaign, "id", None),
+        campaign_slug=getattr(campaign, "slug", None),
+        details=_check_details(details),
+        prev_hash=prev_hash,
+    )
+    event.hash = compute_hash(event, prev_hash)
+    db.session.add(event)
+    db.session.flush()
+    current_app.logger.info("audit %s %s", action, event.public_id)
+    return event
+
+
+def verify():
+    """Walk the chain in order. Returns (count, None) when intact, or (count, broken_event)."""
+    prev_hash = GENESIS
+    count = 0
+    rows = db.session.execute(select(AuditEvent).order_by(AuditEvent.id)).scalars()
+    for event in rows:
+        count += 1
+        if event.prev_hash != prev_hash or compute_hash(event, event.prev_hash) != event.hash:
+            return count, event
+        prev_hash = event.hash
+    return count, None
+
+
+def head_hash():
+    return db.session.execute(
+        select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)
+    ).scalar() or GENESIS

@@ -1,0 +1,52 @@
+"""Engine set-up: SQLite pragmas and write transactions that take the write lock up front.
+
+On SQLite a deferred transaction that reads and then writes fails at once with "database is
+locked" when another writer got there first, whatever the busy timeout. So every transaction
+opened by a state-changing request (POST, PUT, DELETE...), by a CLI command, or explicitly marked
+with `write_transaction()`, starts with BEGIN IMMEDIATE and waits its turn (busy timeout).
+Read-only requests (GET, HEAD) keep deferred transactions, which never block in WAL mode.
+"""
+
+from flask import g, has_request_context, request
+from sqlalchemy import event
+
+from .extensions import db
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def mark_write_request():
+    """Call before the first query of a GET request that must write (e.g. an audited view)."""
+    g.campaign_write_request = True
+
+
+def _wants_immediate():
+    if not has_request_context():
+        return True  # CLI commands, tests and jobs: few and short, serialise them
+    return request.method not in SAFE_METHODS or g.get("campaign_write_request", False)
+
+
+def configure_engine(app):
+    """Attach dialect-specific listeners to the app's engine."""
+    with app.app_context():
+        engine = db.engine
+    if engine.dialect.name != "sqlite":
+        return
+    busy_ms = int(app.config.get("SQLITE_BUSY_TIMEOUT_MS", 5000))
+    is_memory = engine.url.database in (None, "", ":memory:")
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):
+        # Let SQLAlchemy's "begin" event emit BEGIN itself (pysqlite's own handling is off).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {busy_ms}")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        if not is_memory:
+            cursor.execute("PRAGMA journal_mode = WAL")
+            cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection):
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if _wants_immediate() else "BEGIN")

@@ -1,0 +1,1 @@
+"""Business logic as plain functions: explicit arguments in, domain objects out; flush, never commit."""
