@@ -1,0 +1,161 @@
+"""Fixtures: a fresh app and database per test (SQLite file, or PostgreSQL when configured).
+
+Set CAMPAIGN_TEST_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/postgres to run the
+suite on PostgreSQL: a database of its own is created for the run and dropped at the end.
+"""
+
+import os
+import re
+import secrets
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from campaign import create_app
+from campaign.extensions import db
+from config import TestingConfig
+
+PG_URL = os.environ.get("CAMPAIGN_TEST_DATABASE_URL", "")
+CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+DEFAULT_PASSWORD = "correct horse battery staple"
+
+
+def _admin_engine(url):
+    return create_engine(url, isolation_level="AUTOCOMMIT")
+
+
+@pytest.fixture(scope="session")
+def database_server():
+    """None for SQLite; else the URL of a PostgreSQL database created for this run."""
+    if not PG_URL:
+        yield None
+        return
+    name = f"campaign_test_{secrets.token_hex(4)}"
+    admin = _admin_engine(PG_URL)
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    base, _, _ = PG_URL.rpartition("/")
+    yield f"{base}/{name}"
+    with admin.connect() as conn:
+        conn.execute(text(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"), {"n": name})
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+    admin.dispose()
+
+
+@pytest.fixture
+def database_url(database_server, tmp_path):
+    return database_server or f"sqlite:///{tmp_path / 'test.sqlite3'}"
+
+
+@pytest.fixture
+def make_config(database_url):
+    def make(**overrides):
+        config = TestingConfig(database_url=database_url)
+        for key, value in overrides.items():
+            setattr(config, key, value)
+        return config
+
+    return make
+
+
+@pytest.fixture
+def app(make_config):
+    app = create_app(make_config())
+    with app.app_context():
+        db.create_all()
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.drop_all()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def ctx(app):
+    """An application context for calling services directly."""
+    with app.app_context():
+        yield
+        db.session.rollback()
+
+
+def csrf_token(html):
+    match = CSRF_RE.search(html if isinstance(html, str) else html.decode())
+    assert match, "no CSRF token in the page"
+    return match.group(1)
+
+
+@pytest.fixture
+def make_user(app):
+    """Factory: make_user(email, password=..., is_admin=False, roles=[(campaign_slug, role)])."""
+    from campaign.services import accounts
+    from campaign.services.campaigns import get_by_slug
+
+    def make(email="staff@example.org", password=DEFAULT_PASSWORD, is_admin=False, roles=(),
+             active=True, locale=None, name=None):
+        with app.app_context():
+            user = accounts.create_user(email, name or email.split("@")[0], password=password,
+                                        is_admin=is_admin, locale=locale)
+            for slug, role in roles:
+                accounts.grant(user, get_by_slug(slug), role, actor=None)
+            user.is_active = active
+            db.session.commit()
+            return user.public_id
+
+    return make
+
+
+@pytest.fixture
+def make_campaign(app):
+    """Factory: make_campaign(slug, status='active', units=True, **fields)."""
+    from campaign.services import campaigns
+
+    def make(slug="test-campaign", status="active", units=True, **fields):
+        values = {
+            "title_fr": f"Campagne {slug}",
+            "title_en": f"Campaign {slug}",
+            "summary_fr": "Résumé en français.",
+            "summary_en": "Summary in English.",
+            "employer": "Example Corp",
+            "employer_domains": "example-corp.example",
+            "status": status,
+        }
+        values.update(fields)
+        with app.app_context():
+            campaign = campaigns.create_campaign(slug, actor=None, **values)
+            if units:
+                for code, fr, en in (("paris", "Paris", "Paris"), ("lyon", "Lyon", "Lyon")):
+                    campaigns.add_unit(campaign, "site", code, actor=None, name_fr=fr, name_en=en)
+                for code, fr, en in (("dev", "Développement", "Development"),
+                                     ("ops", "Exploitation", "Operations")):
+                    campaigns.add_unit(campaign, "department", code, actor=None, name_fr=fr,
+                                       name_en=en)
+            db.session.commit()
+            return campaign.slug
+
+    return make
+
+
+def login(client, email, password=DEFAULT_PASSWORD, follow=False):
+    page = client.get("/login")
+    token = csrf_token(page.text)
+    return client.post("/login", data={"email": email, "password": password, "csrf_token": token},
+                       follow_redirects=follow)
+
+
+def post_form(client, url, data=None, page_url=None, follow=False):
+    """GET the page holding the form (for its CSRF token), then POST to url."""
+    page = client.get(page_url or url)
+    payload = dict(data or {})
+    payload["csrf_token"] = csrf_token(page.text)
+    return client.post(url, data=payload, follow_redirects=follow)
