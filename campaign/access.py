@@ -142,3 +142,66 @@ def can_view_staff_home(user):
 def visible_campaigns(user, campaigns):
     """The campaigns a staff member may open from their home page."""
     return [c for c in campaigns if can_view_campaign_staff_page(user, c)]
+
+
+# --- petitions and signatures --------------------------------------------------------------------
+# Who sees a signer's identity (DESIGN.md section 4):
+#   public:     the name, only with `public_name`
+#   rep:        name, site and department, only with `share_with_reps`, only in their campaign
+#   organizer:  counts only;  admin: nothing
+#   the signer: everything about themselves, through their private link
+
+from .models.consent import CONTACT, PUBLIC_NAME, SHARE_WITH_REPS  # noqa: E402
+
+
+def can_view_public_petition(petition):
+    from .models.petitions import PETITION_CLOSED, PETITION_OPEN
+
+    return (
+        petition is not None
+        and petition.status in (PETITION_OPEN, PETITION_CLOSED)
+        and can_view_public_campaign(petition.campaign)
+    )
+
+
+def can_manage_petitions(user, campaign):
+    return is_organizer(user, campaign)
+
+
+def can_view_petition_counts(user, campaign):
+    """Totals and progress (no identity): the campaign's members and admins."""
+    return is_member(user, campaign) or is_admin(user)
+
+
+def can_list_signers(user, campaign):
+    """The rep's list of signers who chose to share their identity with reps."""
+    return is_rep(user, campaign)
+
+
+def can_enter_paper_signatures(user, campaign):
+    return is_rep(user, campaign)
+
+
+def signer_purpose_visible_to_reps():
+    """The consent purpose that lets a rep see a signer's name, site and department."""
+    return SHARE_WITH_REPS
+
+
+def signer_purpose_public():
+    return PUBLIC_NAME
+
+
+def signer_purpose_contact():
+    return CONTACT
+
+
+def can_see_signer_name(user, campaign, consents, *, public_view=False):
+    """One signer's name: in public with `public_name`; to a rep with `share_with_reps`."""
+    if public_view:
+        return bool(consents.get(PUBLIC_NAME))
+    return is_rep(user, campaign) and bool(consents.get(SHARE_WITH_REPS))
+
+
+def can_manage_own_signature(holder_public_id, signature):
+    """The holder of a private link (exchanged for a short session) acts on that signature only."""
+    return signature is not None and holder_public_id == signature.public_id

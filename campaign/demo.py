@@ -4,7 +4,7 @@ import secrets
 
 from flask_babel import gettext as _
 
-from .services import accounts, campaigns
+from .services import accounts, campaigns, consent, petitions
 from .services.campaigns import get_by_slug
 
 DEMO_SLUG = "end-the-contract"
@@ -35,9 +35,9 @@ def seed():
         return None
     people = {}
     for key, email, name, admin in (
-        ("admin", "admin@demo.invalid", "Camille (admin)", True),
-        ("organizer", "organizer@demo.invalid", "Dominique (organisatrice)", False),
-        ("rep", "rep@demo.invalid", "Sacha (délégué)", False),
+        ("admin", "admin@example.org", "Camille (admin)", True),
+        ("organizer", "organizer@example.org", "Dominique (organisatrice)", False),
+        ("rep", "rep@example.org", "Sacha (délégué)", False),
     ):
         password = _password()
         user = accounts.get_user_by_email(email)
@@ -77,6 +77,25 @@ def seed():
         campaigns.add_unit(campaign, "department", code, actor=organizer, name_fr=fr, name_en=en,
                            headcount=headcount)
     accounts.grant(people["rep"][0], campaign, "rep", actor=people["admin"][0])
+    consent.seed_defaults()
+    petitions.create_petition(
+        campaign, "stop", actor=organizer,
+        title_fr="Mettez fin au contrat de localisation",
+        title_en="End the location contract",
+        text_fr=(
+            "Nous, salarié·es d'Altavia Numérique, demandons à la direction de mettre fin au "
+            "contrat signé par sa filiale américaine pour localiser des personnes au profit d'une "
+            "agence de contrôle de l'immigration.\n\nNos compétences ne doivent pas servir à "
+            "traquer des personnes."
+        ),
+        text_en=(
+            "We, employees of Altavia Numérique, ask management to end the contract its US "
+            "subsidiary signed to locate people for an immigration-enforcement agency.\n\nOur "
+            "skills must not be used to hunt people down."
+        ),
+        addressee="Direction générale / Executive board",
+        goal=1000, status="open", verification="none", refresh_minutes=15,
+    )
 
     lines = [_("Demo campaign created: /c/%(slug)s", slug=DEMO_SLUG)]
     for key in ("admin", "organizer", "rep"):

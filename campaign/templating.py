@@ -10,6 +10,7 @@ from .i18n import LOCALE_NAMES, LOCALES, current_locale, localized
 def init_app(app):
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
+    app.jinja_env.tests["public_petition"] = access.can_view_public_petition
     app.jinja_env.globals.update(
         access=access,
         localized=localized,

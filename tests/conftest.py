@@ -61,9 +61,13 @@ def make_config(database_url):
 
 @pytest.fixture
 def app(make_config):
+    from campaign.services import consent
+
     app = create_app(make_config())
     with app.app_context():
         db.create_all()
+        consent.seed_defaults()
+        db.session.commit()
     yield app
     with app.app_context():
         db.session.remove()

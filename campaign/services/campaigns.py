@@ -47,7 +47,8 @@ def create_campaign(slug, *, actor, **values):
         raise CampaignError("bad_slug")
     if get_by_slug(slug) is not None:
         raise CampaignError("slug_taken")
-    campaign = Campaign(slug=slug, employer=values.get("employer") or "")
+    campaign = Campaign(slug=slug, employer=values.get("employer") or "", status="draft",
+                        retention_days=180, tally_threshold=10)
     _apply(campaign, values)
     db.session.add(campaign)
     db.session.flush()

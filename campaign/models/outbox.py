@@ -1,0 +1,22 @@
+"""Mail waiting to be sent: kept until delivered, so a failed mail server loses nothing."""
+
+from sqlalchemy import Integer, LargeBinary, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..extensions import db
+from .base import UTCDateTime, public_id_column, utcnow
+
+
+class OutboxMessage(db.Model):
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = public_id_column()
+    #: PII: recipient address, encrypted by the key ring; the row is deleted once sent
+    recipient_ct: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    #: the whole message (may hold a private link), encrypted by the key ring
+    message_ct: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    created_at = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
+    last_error: Mapped[str | None] = mapped_column(String(64))
+    next_attempt_at = mapped_column(UTCDateTime, nullable=False, default=utcnow)

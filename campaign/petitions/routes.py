@@ -1,0 +1,307 @@
+"""Thin views for reading and signing a petition and for the signer's private page.
+
+The private link (/s/<token>) is exchanged on first use for a short session and the browser is
+sent to /me, an address without the token. Nothing on these pages depends on whether an address
+signed before: a repeated signature gets a shadow record and the same page (see services).
+"""
+
+import json
+import time
+
+from flask import (
+    abort,
+    current_app,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_babel import gettext as _
+from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
+
+from .. import access
+from ..database import mark_write_request
+from ..extensions import db, limiter
+from ..i18n import current_locale
+from ..models import Petition, PetitionSnapshot
+from ..models.consent import SIGNATURE_PURPOSES
+from ..services import consent
+from ..services import signatures as service
+from ..services.campaigns import get_by_slug
+from . import bp
+from .forms import ConfirmForm, ConsentForm, LostLinkForm, SignForm
+
+SIGNER_KEY = "signer"
+SIGNER_EXPIRES_KEY = "signer_exp"
+SIGNER_SESSION_SECONDS = 30 * 60
+
+ERRORS = {
+    "bad_unit": lambda: _("Choose a site and a department from the lists."),
+    "closed": lambda: _("This petition is not open for signatures."),
+    "missing": lambda: _("Your name and e-mail address are needed."),
+    "bad_version": lambda: _("The consent texts changed while you were filling in the form. Please check your choices again."),
+}
+
+
+def _sign_limit():
+    return current_app.config.get("SIGN_RATE_LIMIT", "30 per minute;500 per hour")
+
+
+def _link_limit():
+    return current_app.config.get("LINK_RATE_LIMIT", "20 per minute")
+
+
+def _petition_or_404(slug, petition_slug):
+    campaign = get_by_slug(slug)
+    petition = None
+    if campaign is not None:
+        petition = db.session.execute(
+            select(Petition).where(Petition.campaign_id == campaign.id,
+                                   Petition.slug == petition_slug)
+        ).scalar_one_or_none()
+    access.authorize(access.can_view_public_petition(petition), hide=True)
+    return petition
+
+
+def _links():
+    return service.Links(
+        private=lambda token: url_for("petitions.open_link", token=token, _external=True),
+        confirm=lambda token: url_for("petitions.confirm", token=token, _external=True),
+        lost=url_for("petitions.lost_link_page", _external=True),
+    )
+
+
+def _snapshot(petition):
+    """The batched public figures; refreshed at most once per interval, never per signature."""
+    snapshot = db.session.get(PetitionSnapshot, petition.id)
+    if not service.snapshot_is_stale(petition, snapshot):
+        return snapshot
+    # A cache refresh, not a state change. End the read transaction so the refresh takes the
+    # write lock up front; if the database is busy the page shows the previous figures.
+    db.session.rollback()
+    mark_write_request()
+    try:
+        snapshot = service.refresh_snapshot(petition)
+        db.session.commit()
+    except OperationalError:
+        db.session.rollback()
+        snapshot = db.session.get(PetitionSnapshot, petition.id)
+    return snapshot
+
+
+def _sign_form(petition, texts, formdata=None):
+    form = SignForm(formdata=formdata) if formdata is not None else SignForm()
+    return form.setup(petition, texts, current_locale())
+
+
+@bp.get("/c/<slug>/p/<petition_slug>")
+@access.public
+def petition(slug, petition_slug):
+    found = _petition_or_404(slug, petition_slug)
+    texts = consent.current_texts(SIGNATURE_PURPOSES)
+    return _render_petition(found, texts, None)
+
+
+def _render_petition(found, texts, form, *, work_warning=False, status=200):
+    snapshot = _snapshot(found)
+    names = service.public_names(found, snapshot)
+    is_open = service.petition_is_open(found)
+    if form is None and is_open:
+        form = _sign_form(found, texts)
+    return render_template(
+        "petitions/petition.html", petition=found, campaign=found.campaign, form=form,
+        is_open=is_open, snapshot=snapshot, names=names, work_warning=work_warning,
+        texts=texts,
+    ), status
+
+
+def _work_domain(campaign, email):
+    domain = (email or "").rpartition("@")[2].lower()
+    return any(domain == d or domain.endswith("." + d) for d in campaign.employer_domain_list())
+
+
+@bp.post("/c/<slug>/p/<petition_slug>/sign")
+@limiter.limit(_sign_limit)
+@access.public
+def sign(slug, petition_slug):
+    found = _petition_or_404(slug, petition_slug)
+    texts = consent.current_texts(SIGNATURE_PURPOSES)
+    form = _sign_form(found, texts, formdata=request.form)
+    if not service.petition_is_open(found):
+        abort(404)
+    if not form.validate_on_submit():
+        return _render_petition(found, texts, form, status=400)
+    if form.website.data:
+        # A bot filled the honeypot: answer like a success, store nothing.
+        return render_template("petitions/signed.html", petition=found, campaign=found.campaign,
+                               link=url_for("petitions.open_link", token="0" * 43,
+                                            _external=True), needs_confirmation=False)
+    if _work_domain(found.campaign, form.email.data) and not form.use_work_address.data:
+        return _render_petition(found, texts, form, work_warning=True)
+    shown = form.shown_versions()
+    chosen_texts = {}
+    for purpose in SIGNATURE_PURPOSES:
+        text = consent.get_text(purpose, shown[purpose]) if shown[purpose] else None
+        if text is None:
+            form.form_errors.append(ERRORS["bad_version"]())
+            return _render_petition(found, texts, form, status=400)
+        chosen_texts[purpose] = text
+    data = service.SignerInput(
+        name=form.name.data, email=form.email.data, site_id=form.site.data,
+        department_id=form.department.data, consents=form.chosen_consents(),
+        locale=current_locale())
+    try:
+        result = service.sign(found, data, links=_links(), texts=chosen_texts)
+    except service.SignatureError as error:
+        form.form_errors.append(ERRORS.get(str(error), ERRORS["missing"])())
+        db.session.rollback()
+        return _render_petition(found, texts, form, status=400)
+    db.session.commit()
+    return render_template("petitions/signed.html", petition=found, campaign=found.campaign,
+                           link=url_for("petitions.open_link", token=result.token,
+                                        _external=True),
+                           needs_confirmation=result.needs_confirmation)
+
+
+@bp.route("/confirm/<token>", methods=["GET", "POST"])
+@limiter.limit(_link_limit, methods=["POST"])
+@access.public
+def confirm(token):
+    """GET shows a button; only the POST confirms (mail scanners follow GET links)."""
+    signature = service.find_by_confirm_token(token)
+    form = ConfirmForm()
+    if signature is None:
+        return render_template("petitions/link_invalid.html"), 404
+    if form.validate_on_submit():
+        service.confirm(signature)
+        db.session.commit()
+        return render_template("petitions/confirmed.html", petition=signature.petition)
+    return render_template("petitions/confirm.html", form=form, petition=signature.petition)
+
+
+@bp.get("/s/<token>")
+@limiter.limit(_link_limit)
+@access.public
+def open_link(token):
+    """Exchange the private link for a short session, then drop the token from the address."""
+    signature = service.find_by_token(token)
+    if signature is None:
+        return render_template("petitions/link_invalid.html"), 404
+    session[SIGNER_KEY] = signature.public_id
+    session[SIGNER_EXPIRES_KEY] = int(time.time()) + SIGNER_SESSION_SECONDS
+    return redirect(url_for("petitions.me"))
+
+
+def _current_signature():
+    public_id = session.get(SIGNER_KEY)
+    if not public_id or session.get(SIGNER_EXPIRES_KEY, 0) < time.time():
+        session.pop(SIGNER_KEY, None)
+        session.pop(SIGNER_EXPIRES_KEY, None)
+        return None
+    signature = service.get_by_public_id(public_id)
+    return signature if access.can_manage_own_signature(public_id, signature) else None
+
+
+def _signature_or_expired():
+    signature = _current_signature()
+    if signature is None:
+        abort(make_response(render_template("petitions/session_expired.html"), 403))
+    return signature
+
+
+@bp.get("/me")
+@access.public
+def me():
+    signature = _signature_or_expired()
+    name, email = service.identity(signature)
+    effective = consent.effective(signature=signature)
+    texts = consent.current_texts(SIGNATURE_PURPOSES)
+    history = consent.history(signature=signature)
+    return render_template("petitions/me.html", signature=signature, petition=signature.petition,
+                           name=name, email=email, effective=effective, texts=texts,
+                           history=history, purposes=SIGNATURE_PURPOSES, form=ConfirmForm())
+
+
+@bp.post("/me/consent")
+@access.public
+def change_consent():
+    signature = _signature_or_expired()
+    form = ConsentForm()
+    if not form.validate_on_submit() or form.purpose.data not in SIGNATURE_PURPOSES:
+        abort(400)
+    try:
+        service.change_consent(signature, form.purpose.data, form.granted.data == "1")
+    except service.SignatureError:
+        abort(400)
+    db.session.commit()
+    flash(_("Your choice is saved. It applies everywhere from now on."), "success")
+    return redirect(url_for("petitions.me"))
+
+
+@bp.post("/me/withdraw")
+@access.public
+def withdraw():
+    signature = _signature_or_expired()
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    service.withdraw(signature)
+    db.session.commit()
+    flash(_("Your signature is withdrawn and your name and e-mail address are erased."), "success")
+    return redirect(url_for("petitions.me"))
+
+
+@bp.get("/me/data.json")
+@access.public
+def download():
+    signature = _signature_or_expired()
+    payload = json.dumps(service.export_own(signature), ensure_ascii=False, indent=2)
+    response = make_response(payload)
+    response.headers["Content-Type"] = "application/json; charset=utf-8"
+    response.headers["Content-Disposition"] = 'attachment; filename="my-signature.json"'
+    return response
+
+
+@bp.post("/me/erase")
+@access.public
+def erase():
+    signature = _signature_or_expired()
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    service.erase(signature)
+    db.session.commit()
+    session.pop(SIGNER_KEY, None)
+    session.pop(SIGNER_EXPIRES_KEY, None)
+    return render_template("petitions/erased.html")
+
+
+@bp.post("/me/leave")
+@access.public
+def leave():
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    session.pop(SIGNER_KEY, None)
+    session.pop(SIGNER_EXPIRES_KEY, None)
+    return redirect(url_for("public.home"))
+
+
+@bp.route("/lost-link", methods=["GET", "POST"])
+@limiter.limit(_link_limit, methods=["POST"])
+@access.public
+def lost_link_page():
+    """Same answer whether or not the address signed; its owner gets the mail."""
+    petitions = db.session.execute(select(Petition).order_by(Petition.id)).scalars().all()
+    visible = [p for p in petitions if access.can_view_public_petition(p)]
+    form = LostLinkForm()
+    chosen = request.values.get("petition")
+    target = next((p for p in visible if p.public_id == chosen), None)
+    if form.validate_on_submit() and target is not None:
+        service.lost_link(target, form.email.data, current_locale(), links=_links())
+        db.session.commit()
+        return render_template("petitions/lost_link_sent.html")
+    status = 400 if request.method == "POST" else 200
+    return render_template("petitions/lost_link.html", form=form, petitions=visible,
+                           chosen=chosen), status

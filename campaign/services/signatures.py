@@ -1,0 +1,426 @@
+"""Signing, confirming, the signer's private link, and the batched public count. Flush, never commit.
+
+A signature is counted and nothing more unless its signer opted in. Names and e-mail addresses
+are sealed with the signer's own data key; withdrawal and erasure destroy that key.
+"""
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
+
+from .. import audit, mail
+from ..crypto import keyed_hash, new_public_id, new_token, normalize_identifier, token_hash
+from ..extensions import db
+from ..models import ConsentEvent, Petition, PetitionSnapshot, Signature
+from ..models.base import utcnow
+from ..models.consent import CHANNEL_WEB, PUBLIC_NAME, SIGNATURE_PURPOSES
+from ..models.petitions import PETITION_OPEN, SOURCE_ONLINE, VERIFY_EMAIL
+from . import consent, keys
+
+TABLE = "signatures"
+
+
+class SignatureError(ValueError):
+    """A rule about signing was broken; the message is a stable code for the view to translate."""
+
+
+@dataclass
+class SignResult:
+    """What the signer is shown. Identical in shape whether or not the address had signed."""
+
+    signature: Signature
+    token: str
+    needs_confirmation: bool
+
+
+@dataclass
+class Links:
+    """Builds the absolute URLs put in mails (the view knows the routes, the service does not)."""
+
+    private: object  # token -> url
+    confirm: object  # token -> url
+    lost: str
+
+
+@dataclass
+class SignerInput:
+    name: str
+    email: str | None
+    site_id: int | None = None
+    department_id: int | None = None
+    consents: dict = field(default_factory=dict)  # purpose -> bool (missing = not granted)
+    locale: str = "fr"
+
+
+def today():
+    return utcnow().date()
+
+
+def signer_key(petition, email):
+    """Keyed hash of the address, scoped to the petition so keys do not link petitions."""
+    return keyed_hash(f"{petition.public_id}\x00{normalize_identifier(email)}", purpose="signer")
+
+
+def petition_is_open(petition, on=None):
+    on = on or today()
+    if petition.status != PETITION_OPEN or not petition.campaign.is_public:
+        return False
+    if petition.campaign.status != "active":
+        return False
+    if petition.opens_on and on < petition.opens_on:
+        return False
+    if petition.closes_on and on > petition.closes_on:
+        return False
+    return True
+
+
+def _valid_unit(petition, unit_id, kind):
+    if unit_id is None:
+        return None
+    for unit in petition.campaign.units:
+        if unit.id == unit_id and unit.kind == kind and unit.is_active:
+            return unit.id
+    raise SignatureError("bad_unit")
+
+
+def _seal_identity(signature, data_key, name, email):
+    signature.name_ct = keys.seal(data_key, TABLE, "name", signature.public_id, name)
+    signature.email_ct = keys.seal(data_key, TABLE, "email", signature.public_id, email)
+
+
+def _new_signature(petition, data, *, source, channel, texts, key, shadow, confirmed,
+                   batch_label=None):
+    data_key = keys.new_person_key()
+    token = new_token()
+    signature = Signature(
+        petition_id=petition.id,
+        signer_key=key,
+        is_shadow=shadow,
+        data_key_id=data_key.id,
+        site_id=data.site_id,
+        department_id=data.department_id,
+        source=source,
+        batch_label=batch_label,
+        locale=data.locale,
+        signed_on=today(),
+        confirmed_on=today() if confirmed else None,
+        token_hash=token_hash(token),
+    )
+    signature.data_key = data_key
+    signature.public_id = new_public_id()
+    _seal_identity(signature, data_key, data.name, data.email)
+    db.session.add(signature)
+    db.session.flush()
+    for purpose in SIGNATURE_PURPOSES:
+        if data.consents.get(purpose):
+            consent.record(signature=signature, purpose=purpose, granted=True,
+                           text=texts[purpose], channel=channel)
+    return signature, token
+
+
+def sign(petition, data, *, links, texts=None):
+    """Sign online. Returns a SignResult that looks the same for a new and a repeated address."""
+    if not petition_is_open(petition):
+        raise SignatureError("closed")
+    if not data.name or not data.email:
+        raise SignatureError("missing")
+    data.site_id = _valid_unit(petition, data.site_id, "site") if petition.ask_site else None
+    data.department_id = (_valid_unit(petition, data.department_id, "department")
+                          if petition.ask_department else None)
+    texts = texts or consent.current_texts(SIGNATURE_PURPOSES)
+    key = signer_key(petition, data.email)
+    verify = petition.verification == VERIFY_EMAIL
+
+    savepoint = db.session.begin_nested()
+    try:
+        signature, token = _new_signature(petition, data, source=SOURCE_ONLINE,
+                                          channel=CHANNEL_WEB, texts=texts, key=key,
+                                          shadow=False, confirmed=not verify)
+        savepoint.commit()
+        repeated = False
+    except IntegrityError:
+        savepoint.rollback()
+        # Same address signed before: make a shadow from what was typed, so this signer sees
+        # exactly what a first signer sees, and tell the address's owner by e-mail.
+        signature, token = _new_signature(petition, data, source=SOURCE_ONLINE,
+                                          channel=CHANNEL_WEB, texts=texts, key=None,
+                                          shadow=True, confirmed=not verify)
+        repeated = True
+
+    if repeated:
+        mail.queue_template(data.email, "already_signed", locale=data.locale,
+                            petition=petition, lost_link=links.lost)
+    elif verify:
+        confirm_token = new_token()
+        signature.confirm_hash = token_hash(confirm_token)
+        mail.queue_template(data.email, "confirm_signature", locale=data.locale,
+                            petition=petition, confirm_link=links.confirm(confirm_token),
+                            private_link=links.private(token))
+    else:
+        mail.queue_template(data.email, "private_link", locale=data.locale, petition=petition,
+                            private_link=links.private(token))
+    db.session.flush()
+    return SignResult(signature=signature, token=token, needs_confirmation=verify)
+
+
+def find_by_confirm_token(raw):
+    if not raw:
+        return None
+    return db.session.execute(
+        select(Signature).where(Signature.confirm_hash == token_hash(raw))
+    ).scalar_one_or_none()
+
+
+def confirm(signature):
+    """Confirm by POST (never by GET: mail scanners follow links)."""
+    if signature.confirmed_on is None and signature.withdrawn_on is None:
+        signature.confirmed_on = today()
+    signature.confirm_hash = None
+    db.session.flush()
+    return signature
+
+
+def find_by_token(raw):
+    if not raw:
+        return None
+    return db.session.execute(
+        select(Signature).where(Signature.token_hash == token_hash(raw))
+    ).scalar_one_or_none()
+
+
+def get_by_public_id(public_id):
+    if not public_id:
+        return None
+    return db.session.execute(
+        select(Signature).where(Signature.public_id == public_id)
+    ).scalar_one_or_none()
+
+
+def identity(signature):
+    """(name, email) decrypted, or (None, None) once erased."""
+    if signature.data_key is None or signature.data_key.wrapped is None:
+        return None, None
+    return (
+        keys.unseal(signature.data_key, TABLE, "name", signature.public_id, signature.name_ct),
+        keys.unseal(signature.data_key, TABLE, "email", signature.public_id, signature.email_ct),
+    )
+
+
+def change_consent(signature, purpose, granted, *, channel=CHANNEL_WEB, text=None):
+    if purpose not in SIGNATURE_PURPOSES:
+        raise SignatureError("bad_purpose")
+    if signature.withdrawn_on is not None:
+        raise SignatureError("withdrawn")
+    text = text or consent.current_texts([purpose])[purpose]
+    current = consent.effective(signature=signature).get(purpose, False)
+    if current == bool(granted):
+        return None
+    return consent.record(signature=signature, purpose=purpose, granted=granted, text=text,
+                          channel=channel)
+
+
+def _erase_identity(signature):
+    if signature.data_key is not None:
+        keys.destroy(signature.data_key)
+    signature.name_ct = None
+    signature.email_ct = None
+    signature.signer_key = None
+    signature.erased_on = signature.erased_on or today()
+
+
+def withdraw(signature, *, channel=CHANNEL_WEB):
+    """No longer counted; identity erased; every consent withdrawn in the ledger."""
+    if signature.withdrawn_on is not None:
+        return signature
+    effective_now = consent.effective(signature=signature)
+    texts = consent.current_texts(SIGNATURE_PURPOSES)
+    for purpose, granted in effective_now.items():
+        if granted:
+            consent.record(signature=signature, purpose=purpose, granted=False,
+                           text=texts[purpose], channel=channel)
+    signature.withdrawn_on = today()
+    _erase_identity(signature)
+    db.session.flush()
+    if not signature.is_shadow:
+        audit.record("signature_withdrawn", actor=None, target_type=TABLE,
+                     target_id=signature.public_id, campaign=signature.petition.campaign)
+    return signature
+
+
+def erase(signature):
+    """Erase everything: the data key, the row and its consent events."""
+    campaign = signature.petition.campaign
+    public_id, shadow = signature.public_id, signature.is_shadow
+    if signature.data_key is not None:
+        keys.destroy(signature.data_key)
+    db.session.execute(delete(ConsentEvent).where(ConsentEvent.signature_id == signature.id))
+    db.session.delete(signature)
+    db.session.flush()
+    if not shadow:
+        audit.record("signature_erased", actor=None, target_type=TABLE, target_id=public_id,
+                     campaign=campaign)
+
+
+def new_private_link(signature):
+    """Replace the private-link token (the old link stops working). Returns the raw token."""
+    token = new_token()
+    signature.token_hash = token_hash(token)
+    db.session.flush()
+    return token
+
+
+def lost_link(petition, email, locale, *, links):
+    """Mail a new private link to the address if it signed; the caller answers the same either way."""
+    found = db.session.execute(
+        select(Signature).where(Signature.petition_id == petition.id,
+                                Signature.signer_key == signer_key(petition, email))
+    ).scalar_one_or_none()
+    if found is None:
+        return False
+    token = new_private_link(found)
+    mail.queue_template(email, "private_link", locale=found.locale or locale, petition=petition,
+                        private_link=links.private(token))
+    return True
+
+
+def export_own(signature):
+    """Everything stored about the signer, for the private page's JSON download."""
+    name, email = identity(signature)
+    events = consent.history(signature=signature)
+    return {
+        "petition": {
+            "id": signature.petition.public_id,
+            "title_fr": signature.petition.title_fr,
+            "title_en": signature.petition.title_en,
+        },
+        "signature": {
+            "id": signature.public_id,
+            "name": name,
+            "email": email,
+            "site": signature.site.code if signature.site else None,
+            "department": signature.department.code if signature.department else None,
+            "source": signature.source,
+            "signed_on": signature.signed_on.isoformat(),
+            "confirmed_on": signature.confirmed_on.isoformat() if signature.confirmed_on else None,
+            "withdrawn_on": signature.withdrawn_on.isoformat() if signature.withdrawn_on else None,
+            "language": signature.locale,
+        },
+        "consent": {p: g for p, g in consent.effective(signature=signature).items()},
+        "consent_history": [
+            {
+                "purpose": e.purpose,
+                "granted": e.granted,
+                "text_version": e.consent_text.version,
+                "text_sha256": e.consent_text.sha256,
+                "text_fr": e.consent_text.text_fr,
+                "text_en": e.consent_text.text_en,
+                "channel": e.channel,
+                "on": e.created_on.isoformat(),
+            }
+            for e in events
+        ],
+    }
+
+
+# --- counts ----------------------------------------------------------------------------------------
+
+def counted_clause():
+    return (
+        Signature.is_shadow.is_(False),
+        Signature.confirmed_on.is_not(None),
+        Signature.withdrawn_on.is_(None),
+    )
+
+
+def live_count(petition):
+    return db.session.execute(
+        select(func.count(Signature.id)).where(Signature.petition_id == petition.id,
+                                               *counted_clause())
+    ).scalar_one()
+
+
+def refresh_snapshot(petition):
+    """Recompute the public count and public-name list (a batch, never per signature)."""
+    count = live_count(petition)
+    public_ids = db.session.execute(
+        select(Signature.public_id)
+        .where(Signature.petition_id == petition.id, *counted_clause(),
+               consent.granted_signatures_clause(PUBLIC_NAME))
+        .order_by(Signature.id)
+    ).scalars().all()
+    snapshot = db.session.get(PetitionSnapshot, petition.id)
+    if snapshot is None:
+        snapshot = PetitionSnapshot(petition_id=petition.id)
+        db.session.add(snapshot)
+    snapshot.taken_at = utcnow()
+    snapshot.count = count
+    snapshot.public_ids = list(public_ids)
+    db.session.flush()
+    return snapshot
+
+
+def snapshot_is_stale(petition, snapshot):
+    if snapshot is None:
+        return True
+    return utcnow() - snapshot.taken_at >= timedelta(minutes=petition.refresh_minutes)
+
+
+def public_names(petition, snapshot, limit=500):
+    """Names of signers in the snapshot who STILL consent to `public_name` (withdrawal wins at once)."""
+    if snapshot is None or not snapshot.public_ids:
+        return []
+    ids = snapshot.public_ids[-limit:]
+    rows = db.session.execute(
+        select(Signature)
+        .where(Signature.public_id.in_(ids), *counted_clause(),
+               consent.granted_signatures_clause(PUBLIC_NAME))
+        .order_by(Signature.id.desc())
+    ).scalars().all()
+    names = []
+    for signature in rows:
+        name, _email = identity(signature)
+        if name:
+            names.append(name)
+    return names
+
+
+def purge_due(now=None):
+    """Erase identities past retention and of expired unconfirmed signatures. Returns counts."""
+    from ..models import Campaign
+
+    now = now or utcnow()
+    days = current_app.config.get("UNCONFIRMED_DAYS", 7)
+    erased_closed = 0
+    erased_unconfirmed = 0
+    closed = db.session.execute(
+        select(Campaign).where(Campaign.closed_at.is_not(None),
+                               Campaign.status.in_(("closed", "archived")))
+    ).scalars().all()
+    for campaign in closed:
+        if campaign.closed_at + timedelta(days=campaign.retention_days) > now:
+            continue
+        rows = db.session.execute(
+            select(Signature).join(Petition).where(Petition.campaign_id == campaign.id,
+                                                   Signature.erased_on.is_(None))
+        ).scalars().all()
+        for signature in rows:
+            _erase_identity(signature)
+            erased_closed += 1
+        if rows:
+            audit.record("purge", actor=None, campaign=campaign,
+                         details={"count": len(rows), "reason": "retention"})
+    stale = db.session.execute(
+        select(Signature).where(Signature.confirmed_on.is_(None), Signature.erased_on.is_(None),
+                                Signature.signed_on <= (now - timedelta(days=days)).date())
+    ).scalars().all()
+    for signature in stale:
+        _erase_identity(signature)
+        signature.confirm_hash = None
+        erased_unconfirmed += 1
+    if stale:
+        audit.record("purge", actor=None, details={"count": len(stale), "reason": "unconfirmed"})
+    db.session.flush()
+    return {"retention": erased_closed, "unconfirmed": erased_unconfirmed}

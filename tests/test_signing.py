@@ -1,0 +1,115 @@
+"""Signing a petition: least exposure by default, identical answers, private link."""
+
+import re
+
+import pytest
+from sqlalchemy import func, select
+
+from campaign.extensions import db
+from campaign.models import ConsentEvent, OutboxMessage, Petition, Signature
+from campaign.services import petitions as petition_service
+from campaign.services import signatures as service
+from campaign.services.campaigns import get_by_slug
+from tests.conftest import csrf_token
+
+LINK_RE = re.compile(r'href="(http://localhost/s/[A-Za-z0-9_-]{43})"')
+
+
+@pytest.fixture
+def petition(app, make_campaign):
+    make_campaign("acme")
+    with app.app_context():
+        campaign = get_by_slug("acme")
+        found = petition_service.create_petition(
+            campaign, "end-it", actor=None, title_fr="Arrêtez", title_en="Stop it",
+            text_fr="Texte", text_en="Text", status="open", goal=100, refresh_minutes=0)
+        db.session.commit()
+        return found.slug
+
+
+def sign(client, email="alice@personal.example", name="Alice Canary", extra=None, lang="en"):
+    page = client.get("/c/acme/p/end-it", headers={"Accept-Language": lang})
+    data = {"csrf_token": csrf_token(page.text), "name": name, "email": email,
+            "version_public_name": "1", "version_share_with_reps": "1", "version_contact": "1"}
+    data.update(extra or {})
+    return client.post("/c/acme/p/end-it/sign", data=data, headers={"Accept-Language": lang})
+
+
+def test_default_signature_is_counted_and_shows_no_name(app, client, petition):
+    response = sign(client)
+    assert response.status_code == 200
+    assert LINK_RE.search(response.text)
+    with app.app_context():
+        signature = db.session.execute(select(Signature)).scalar_one()
+        assert signature.is_counted
+        assert db.session.execute(select(func.count(ConsentEvent.id))).scalar() == 0
+    page = client.get("/c/acme/p/end-it")
+    assert "1 signature" in page.text
+    assert "Alice Canary" not in page.text
+
+
+def test_public_name_appears_only_with_consent(app, client, petition):
+    sign(client, extra={"consent_public_name": "y"})
+    sign(client, email="bob@personal.example", name="Bob Hidden")
+    page = client.get("/c/acme/p/end-it")
+    assert "Alice Canary" in page.text
+    assert "Bob Hidden" not in page.text
+    assert "2 signatures" in page.text
+
+
+def test_second_signing_gives_the_same_page_and_one_counted_signature(app, client, petition):
+    first = sign(client)
+    second = sign(client, name="Someone Else")
+
+    def normalized(response):
+        text = response.text.replace(csrf_token(client.get("/c/acme/p/end-it").text), "")
+        return re.sub(r"/s/[A-Za-z0-9_-]{43}", "/s/TOKEN", text)
+
+    assert first.status_code == second.status_code
+    assert normalized(first) == normalized(second)
+    assert sorted(first.headers.keys()) == sorted(second.headers.keys())
+    with app.app_context():
+        counted = db.session.execute(
+            select(func.count(Signature.id)).where(Signature.is_shadow.is_(False))).scalar()
+        assert counted == 1
+        assert db.session.execute(select(func.count(OutboxMessage.id))).scalar() == 2
+
+
+def test_private_link_is_exchanged_for_a_session_and_the_token_leaves_the_address(
+        app, client, petition):
+    response = sign(client, extra={"consent_share_with_reps": "y"})
+    link = LINK_RE.search(response.text).group(1)
+    opened = client.get(link.replace("http://localhost", ""))
+    assert opened.status_code == 302
+    assert opened.headers["Location"].endswith("/me")
+    me = client.get("/me")
+    assert me.status_code == 200
+    assert "Alice Canary" in me.text
+    with app.app_context():
+        token = link.rsplit("/", 1)[1]
+        assert db.session.execute(
+            select(func.count(Signature.id)).where(Signature.token_hash == token)).scalar() == 0
+
+
+def test_withdrawal_erases_identity_and_stops_counting(app, client, petition):
+    response = sign(client, extra={"consent_public_name": "y"})
+    link = LINK_RE.search(response.text).group(1)
+    client.get(link.replace("http://localhost", ""))
+    me = client.get("/me")
+    result = client.post("/me/withdraw", data={"csrf_token": csrf_token(me.text)})
+    assert result.status_code == 302
+    page = client.get("/c/acme/p/end-it")
+    assert "Alice Canary" not in page.text
+    assert "0 signatures" in page.text
+    with app.app_context():
+        signature = db.session.execute(select(Signature)).scalar_one()
+        assert signature.name_ct is None and signature.data_key.wrapped is None
+
+
+def test_get_to_an_action_changes_nothing(app, client, petition):
+    sign(client)
+    with app.app_context():
+        before = db.session.execute(select(Signature.withdrawn_on)).all()
+    assert client.get("/me/withdraw").status_code == 405
+    with app.app_context():
+        assert db.session.execute(select(Signature.withdrawn_on)).all() == before
