@@ -139,6 +139,7 @@ class TestingConfig(Config):
         self.DATA_KEYS = parse_data_keys(new_data_key_spec("test1"))
         self.SQLALCHEMY_DATABASE_URI = database_url or "sqlite://"
         self.RATELIMIT_STORAGE_URI = "memory://"
+        self.ARGON2_FAST = True
         self.MAIL_SERVER = None
         self.MAIL_FILE_DIR = None
 

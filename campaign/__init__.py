@@ -45,10 +45,12 @@ def create_app(config=None):
     from .auth import bp as auth_bp
     from .campaigns import bp as campaigns_bp
     from .petitions import bp as petitions_bp
+    from .petitions_staff import bp as petitions_staff_bp
     from .public import bp as public_bp
 
     app.register_blueprint(public_bp)
     app.register_blueprint(petitions_bp)
+    app.register_blueprint(petitions_staff_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(campaigns_bp)
     app.register_blueprint(admin_bp)

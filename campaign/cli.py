@@ -187,11 +187,50 @@ def audit_verify():
 @localized_command
 def purge_command():
     """Apply the retention rules (daily cron job)."""
-    from .services import accounts
+    from .services import accounts, signatures
 
     sessions = accounts.purge_expired_sessions()
+    erased = signatures.purge_due()
     db.session.commit()
     _say(_("Expired staff sessions removed: %(n)d.", n=sessions))
+    _say(_("Signer identities erased after retention: %(n)d.", n=erased["retention"]))
+    _say(_("Unconfirmed signatures expired: %(n)d.", n=erased["unconfirmed"]))
+
+
+mail_cli = AppGroup("mail", help="Outgoing mail.")
+
+
+@mail_cli.command("deliver")
+@localized_command
+def mail_deliver():
+    """Send queued mail, retrying failed deliveries (cron, every few minutes)."""
+    from . import mail
+
+    sent, failed = mail.deliver_pending(limit=1000)
+    _say(_("Mail sent: %(sent)d; still waiting: %(waiting)d.", sent=sent,
+           waiting=mail.pending_count()))
+    if failed:
+        raise SystemExit(1)
+
+
+petitions_cli = AppGroup("petitions", help="Petitions.")
+
+
+@petitions_cli.command("refresh")
+@localized_command
+def petitions_refresh():
+    """Refresh every open petition's public count and names (the batch; cron)."""
+    from sqlalchemy import select
+
+    from .models import Petition
+    from .services import signatures
+
+    count = 0
+    for petition in db.session.execute(select(Petition)).scalars():
+        signatures.refresh_snapshot(petition)
+        count += 1
+    db.session.commit()
+    _say(_("Public figures refreshed for %(n)d petitions.", n=count))
 
 
 # --- demo ----------------------------------------------------------------------------------------
@@ -214,7 +253,7 @@ def demo_command():
 
 
 def init_app(app):
-    for group in (users_cli, translate_cli, keys_cli, audit_cli):
+    for group in (users_cli, translate_cli, keys_cli, audit_cli, mail_cli, petitions_cli):
         app.cli.add_command(group)
     app.cli.add_command(purge_command)
     app.cli.add_command(demo_command)

@@ -20,6 +20,21 @@ def mark_write_request():
     g.campaign_write_request = True
 
 
+def writes_on_get(view):
+    """Mark a view whose GET writes (an audited look at identities): its transaction starts
+    with the write lock, before the request's first query (the staff session lookup)."""
+    view.writes_on_get = True
+    return view
+
+
+def _flag_writing_views():
+    from flask import current_app
+
+    view = current_app.view_functions.get(request.endpoint) if request.endpoint else None
+    if getattr(view, "writes_on_get", False):
+        mark_write_request()
+
+
 def _wants_immediate():
     if not has_request_context():
         return True  # CLI commands, tests and jobs: few and short, serialise them
@@ -28,6 +43,7 @@ def _wants_immediate():
 
 def configure_engine(app):
     """Attach dialect-specific listeners to the app's engine."""
+    app.before_request(_flag_writing_views)
     with app.app_context():
         engine = db.engine
     if engine.dialect.name != "sqlite":

@@ -23,7 +23,29 @@ def init_app(app):
         format_number=format_decimal,
         status_label=status_label,
         role_label=role_label,
+        petition_status_label=petition_status_label,
+        verification_label=verification_label,
+        source_label=source_label,
     )
+
+
+def petition_status_label(status):
+    from .petitions_staff.forms import PETITION_STATUS_LABELS
+
+    return PETITION_STATUS_LABELS.get(status, status)
+
+
+def verification_label(mode):
+    from .petitions_staff.forms import VERIFICATION_LABELS
+
+    return VERIFICATION_LABELS.get(mode, mode)
+
+
+def source_label(source):
+    from flask_babel import gettext as _
+
+    return {"online": _("online"), "paper": _("paper form"), "rep": _("entered by a rep")}.get(
+        source, source)
 
 
 def status_label(status):

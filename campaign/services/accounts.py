@@ -20,9 +20,23 @@ from ..models.users import ROLES
 PASSWORD_MIN = 12
 PASSWORD_MAX = 128
 
-_hasher = PasswordHasher()
-# Verified against when the e-mail is unknown, so both paths do the same work.
-_DUMMY_HASH = _hasher.hash("not a real password, only spends the same time")
+# Library defaults in every environment but the test suite, which sets ARGON2_FAST to keep
+# hundreds of logins quick (still argon2id).
+_HASHERS = {False: PasswordHasher(), True: PasswordHasher(time_cost=1, memory_cost=1024,
+                                                         parallelism=1)}
+_DUMMY_HASHES = {}
+
+
+def _hasher_obj():
+    return _HASHERS[bool(current_app.config.get("ARGON2_FAST"))]
+
+
+def _dummy_hash():
+    """Verified against when the e-mail is unknown, so both paths do the same work."""
+    fast = bool(current_app.config.get("ARGON2_FAST"))
+    if fast not in _DUMMY_HASHES:
+        _DUMMY_HASHES[fast] = _HASHERS[fast].hash("not a real password, only spends the time")
+    return _DUMMY_HASHES[fast]
 
 
 class AccountError(ValueError):
@@ -50,7 +64,7 @@ def set_password(user, password):
     problem = password_problem(password)
     if problem:
         raise AccountError(problem)
-    user.password_hash = _hasher.hash(password)
+    user.password_hash = _hasher_obj().hash(password)
 
 
 def normalize_email(email):
@@ -69,17 +83,17 @@ def authenticate(email, password):
     An unknown address and a wrong password take the same path and the same time.
     """
     user = get_user_by_email(email)
-    stored = user.password_hash if user is not None and user.password_hash else _DUMMY_HASH
+    stored = user.password_hash if user is not None and user.password_hash else _dummy_hash()
     try:
-        _hasher.verify(stored, password or "")
+        _hasher_obj().verify(stored, password or "")
         ok = user is not None and user.password_hash is not None
     except (VerificationError, InvalidHashError):
         ok = False
     if not ok or not user.is_active:
         audit.record("login_failed", actor=None)
         return None
-    if _hasher.check_needs_rehash(user.password_hash):
-        user.password_hash = _hasher.hash(password)
+    if _hasher_obj().check_needs_rehash(user.password_hash):
+        user.password_hash = _hasher_obj().hash(password)
     audit.record("login", actor=user, target=user)
     return user
 
@@ -179,7 +193,7 @@ def accept_invitation(invitation, password):
 
 def change_password(user, current, new):
     try:
-        _hasher.verify(user.password_hash or _DUMMY_HASH, current or "")
+        _hasher_obj().verify(user.password_hash or _dummy_hash(), current or "")
     except (VerificationError, InvalidHashError) as exc:
         raise AccountError("wrong_password") from exc
     set_password(user, new)
