@@ -6,7 +6,6 @@ signed before: a repeated signature gets a shadow record and the same page (see 
 """
 
 import json
-import time
 
 from flask import (
     abort,
@@ -16,14 +15,13 @@ from flask import (
     redirect,
     render_template,
     request,
-    session,
     url_for,
 )
 from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
-from .. import access
+from .. import access, private_links
 from ..database import mark_write_request
 from ..extensions import db, limiter
 from ..i18n import current_locale
@@ -35,9 +33,19 @@ from ..services.campaigns import get_by_slug
 from . import bp
 from .forms import ConfirmForm, ConsentForm, LostLinkForm, SignForm
 
-SIGNER_KEY = "signer"
-SIGNER_EXPIRES_KEY = "signer_exp"
-SIGNER_SESSION_SECONDS = 30 * 60
+KIND = "signature"
+
+
+def _find_by_hash(digest):
+    from ..models import Signature
+
+    return db.session.execute(
+        select(Signature).where(Signature.token_hash == digest)).scalar_one_or_none()
+
+
+private_links.register(KIND, find_by_hash=_find_by_hash,
+                       find_by_public_id=lambda public_id: service.get_by_public_id(public_id),
+                       endpoint="petitions.me")
 
 ERRORS = {
     "bad_unit": lambda: _("Choose a site and a department from the lists."),
@@ -187,23 +195,19 @@ def confirm(token):
 @limiter.limit(_link_limit)
 @access.public
 def open_link(token):
-    """Exchange the private link for a short session, then drop the token from the address."""
-    signature = service.find_by_token(token)
-    if signature is None:
+    """Exchange a private link (of any kind) for a short session, then drop the token."""
+    kind, record = private_links.resolve(token)
+    if record is None:
         return render_template("petitions/link_invalid.html"), 404
-    session[SIGNER_KEY] = signature.public_id
-    session[SIGNER_EXPIRES_KEY] = int(time.time()) + SIGNER_SESSION_SECONDS
-    return redirect(url_for("petitions.me"))
+    private_links.start(kind, record)
+    return redirect(url_for(kind.endpoint))
 
 
 def _current_signature():
-    public_id = session.get(SIGNER_KEY)
-    if not public_id or session.get(SIGNER_EXPIRES_KEY, 0) < time.time():
-        session.pop(SIGNER_KEY, None)
-        session.pop(SIGNER_EXPIRES_KEY, None)
+    signature = private_links.held(KIND)
+    if signature is None:
         return None
-    signature = service.get_by_public_id(public_id)
-    return signature if access.can_manage_own_signature(public_id, signature) else None
+    return signature if access.can_manage_own_signature(signature.public_id, signature) else None
 
 
 def _signature_or_expired():
@@ -273,8 +277,7 @@ def erase():
         abort(400)
     service.erase(signature)
     db.session.commit()
-    session.pop(SIGNER_KEY, None)
-    session.pop(SIGNER_EXPIRES_KEY, None)
+    private_links.end()
     return render_template("petitions/erased.html")
 
 
@@ -283,8 +286,7 @@ def erase():
 def leave():
     if not ConfirmForm().validate_on_submit():
         abort(400)
-    session.pop(SIGNER_KEY, None)
-    session.pop(SIGNER_EXPIRES_KEY, None)
+    private_links.end()
     return redirect(url_for("public.home"))
 
 
