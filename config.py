@@ -67,7 +67,7 @@ class Config:
         self.HASH_KEY = _env("CAMPAIGN_HASH_KEY")
         self.SQLALCHEMY_DATABASE_URI = _env("DATABASE_URL")
         self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
-        self.SQLITE_BUSY_TIMEOUT_MS = _env_int("CAMPAIGN_SQLITE_BUSY_TIMEOUT_MS", 5000)
+        self.SQLITE_BUSY_TIMEOUT_MS = _env_int("CAMPAIGN_SQLITE_BUSY_TIMEOUT_MS", 15000)
 
         self.BABEL_DEFAULT_LOCALE = _env("CAMPAIGN_DEFAULT_LOCALE", "fr")
         self.BABEL_DEFAULT_TIMEZONE = _env("CAMPAIGN_TIMEZONE", "Europe/Paris")

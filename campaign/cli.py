@@ -4,7 +4,7 @@ import sys
 
 import click
 from flask import current_app
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 from flask_babel import force_locale
 from flask_babel import gettext as _
 
@@ -184,6 +184,7 @@ def audit_verify():
 # --- purge ---------------------------------------------------------------------------------------
 
 @click.command("purge")
+@with_appcontext
 @localized_command
 def purge_command():
     """Apply the retention rules (daily cron job)."""
@@ -236,6 +237,7 @@ def petitions_refresh():
 # --- demo ----------------------------------------------------------------------------------------
 
 @click.command("demo")
+@with_appcontext
 @localized_command
 def demo_command():
     """Seed a fictional demo campaign once (never in production)."""

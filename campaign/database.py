@@ -33,22 +33,54 @@ def _flag_writing_views():
     view = current_app.view_functions.get(request.endpoint) if request.endpoint else None
     if getattr(view, "writes_on_get", False):
         mark_write_request()
+    if getattr(view, "reads_first", False):
+        g.campaign_reads_first = True
+
+
+def reads_first(view):
+    """Mark a hot POST view that reads in a deferred transaction, then calls `begin_write()`
+    just before it writes, so the write lock is held only for the write itself."""
+    view.reads_first = True
+    return view
+
+
+def begin_write():
+    """End the current read transaction; the next one starts with BEGIN IMMEDIATE.
+
+    Objects loaded so far are expired and reload inside the write transaction, so every check
+    made on them is made again on fresh data.
+    """
+    db.session.rollback()
+    g.campaign_reads_first = False
+    g.campaign_write_request = True
 
 
 def _wants_immediate():
     if not has_request_context():
         return True  # CLI commands, tests and jobs: few and short, serialise them
-    return request.method not in SAFE_METHODS or g.get("campaign_write_request", False)
+    if g.get("campaign_committed", False):
+        return False  # after the request's write is committed, what is left only reads
+    if g.get("campaign_write_request", False):
+        return True
+    if g.get("campaign_reads_first", False):
+        return False
+    return request.method not in SAFE_METHODS
+
+
+def _note_commit(_session):
+    if has_request_context():
+        g.campaign_committed = True
 
 
 def configure_engine(app):
     """Attach dialect-specific listeners to the app's engine."""
     app.before_request(_flag_writing_views)
+    event.listen(db.session, "after_commit", _note_commit)
     with app.app_context():
         engine = db.engine
     if engine.dialect.name != "sqlite":
         return
-    busy_ms = int(app.config.get("SQLITE_BUSY_TIMEOUT_MS", 5000))
+    busy_ms = int(app.config.get("SQLITE_BUSY_TIMEOUT_MS", 15000))
     is_memory = engine.url.database in (None, "", ":memory:")
 
     @event.listens_for(engine, "connect")

@@ -163,3 +163,51 @@ def post_form(client, url, data=None, page_url=None, follow=False):
     payload = dict(data or {})
     payload["csrf_token"] = csrf_token(page.text)
     return client.post(url, data=payload, follow_redirects=follow)
+
+
+class _Collector:
+    def __init__(self):
+        self.messages = []
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's name
+        from email import message_from_bytes, policy
+
+        message = message_from_bytes(envelope.content, policy=policy.default)
+        self.messages.append((list(envelope.rcpt_tos), message))
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp_server():
+    """A real SMTP server on loopback (aiosmtpd); `.messages` holds (recipients, message)."""
+    import socket
+
+    from aiosmtpd.controller import Controller
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    collector = _Collector()
+    controller = Controller(collector, hostname="127.0.0.1", port=port)
+    controller.start()
+    collector.port = port
+    yield collector
+    controller.stop()
+
+
+@pytest.fixture
+def mail_app(make_config, smtp_server):
+    """An app whose mail goes to the loopback SMTP server."""
+    from campaign.services import consent
+
+    app = create_app(make_config(MAIL_SERVER="127.0.0.1", MAIL_PORT=smtp_server.port,
+                                 MAIL_STARTTLS=False, MAIL_USERNAME=None))
+    with app.app_context():
+        db.create_all()
+        consent.seed_defaults()
+        db.session.commit()
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.drop_all()
+        db.engine.dispose()

@@ -22,7 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
 from .. import access, private_links
-from ..database import mark_write_request
+from ..database import begin_write, mark_write_request, reads_first
 from ..extensions import db, limiter
 from ..i18n import current_locale
 from ..models import Petition, PetitionSnapshot
@@ -135,6 +135,7 @@ def _work_domain(campaign, email):
 @bp.post("/c/<slug>/p/<petition_slug>/sign")
 @limiter.limit(_sign_limit)
 @access.public
+@reads_first
 def sign(slug, petition_slug):
     found = _petition_or_404(slug, petition_slug)
     texts = consent.current_texts(SIGNATURE_PURPOSES)
@@ -162,8 +163,10 @@ def sign(slug, petition_slug):
         name=form.name.data, email=form.email.data, site_id=form.site.data,
         department_id=form.department.data, consents=form.chosen_consents(),
         locale=current_locale())
+    links = _links()
+    begin_write()  # from here on, under the write lock; the service re-checks on fresh rows
     try:
-        result = service.sign(found, data, links=_links(), texts=chosen_texts)
+        result = service.sign(found, data, links=links, texts=chosen_texts)
     except service.SignatureError as error:
         form.form_errors.append(ERRORS.get(str(error), ERRORS["missing"])())
         db.session.rollback()

@@ -1,0 +1,148 @@
+"""Mail to signers through a real SMTP server on loopback: confirmation, private and lost links."""
+
+import re
+import time
+
+import pytest
+from sqlalchemy import func, select
+
+from campaign.extensions import db
+from campaign.models import OutboxMessage, Signature
+from campaign.services import campaigns as campaign_service
+from campaign.services import petitions as petition_service
+from tests.conftest import csrf_token
+
+URL = re.compile(r"http://localhost/(?:s|confirm)/[A-Za-z0-9_-]{43}")
+
+
+@pytest.fixture
+def petition(mail_app):
+    with mail_app.app_context():
+        campaign = campaign_service.create_campaign(
+            "acme", actor=None, title_en="Acme", employer="Acme", status="active",
+            employer_domains="acme.example")
+        petition_service.create_petition(campaign, "end-it", actor=None, title_en="Stop it",
+                                         title_fr="Arrêtez", status="open",
+                                         verification="email", refresh_minutes=0)
+        db.session.commit()
+    return mail_app
+
+
+def _sign(client, email="alice@personal.example", lang="fr", extra=None):
+    page = client.get("/c/acme/p/end-it", headers={"Accept-Language": lang})
+    data = {"csrf_token": csrf_token(page.text), "name": "Alice Canary", "email": email,
+            "version_public_name": "1", "version_share_with_reps": "1", "version_contact": "1"}
+    data.update(extra or {})
+    response = client.post("/c/acme/p/end-it/sign", data=data, headers={"Accept-Language": lang})
+    response.close()  # the server closes the response: queued mail goes out after it
+    return response
+
+
+def _wait(smtp_server, n, timeout=5):
+    deadline = time.time() + timeout
+    while len(smtp_server.messages) < n and time.time() < deadline:
+        time.sleep(0.05)
+    return smtp_server.messages
+
+
+def _count(app):
+    with app.app_context():
+        return db.session.execute(
+            select(func.count(Signature.id)).where(Signature.confirmed_on.is_not(None),
+                                                   Signature.is_shadow.is_(False))).scalar()
+
+
+def test_confirmation_by_post_only_in_the_signers_language(petition, smtp_server):
+    client = petition.test_client()
+    _sign(client, lang="en")
+    [(recipients, message)] = _wait(smtp_server, 1)
+    assert recipients == ["alice@personal.example"]
+    subject = message["Subject"]
+    assert "Acme" not in subject and "Stop" not in subject  # neutral subject
+    body = message.get_content()
+    confirm_url = next(u for u in URL.findall(body) if "/confirm/" in u)
+    assert _count(petition) == 0
+    page = client.get(confirm_url.replace("http://localhost", ""))
+    assert page.status_code == 200
+    assert _count(petition) == 0, "a GET (a mail scanner) must not confirm"
+    client.post(confirm_url.replace("http://localhost", ""),
+                data={"csrf_token": csrf_token(page.text)})
+    assert _count(petition) == 1
+
+
+def test_second_signing_mails_the_owner_and_keeps_one_signature(petition, smtp_server):
+    _sign(petition.test_client())
+    _sign(petition.test_client())
+    messages = _wait(smtp_server, 2)
+    assert len(messages) == 2
+    second = messages[1][1].get_content()
+    assert "/confirm/" not in second and "/s/" not in second
+    with petition.app_context():
+        assert db.session.execute(select(func.count(Signature.id)).where(
+            Signature.is_shadow.is_(False))).scalar() == 1
+
+
+def test_lost_link_answers_the_same_and_mails_only_a_signer(petition, smtp_server):
+    _sign(petition.test_client())
+    _wait(smtp_server, 1)
+    with petition.app_context():
+        petition_id = db.session.execute(select(Signature.petition_id)).scalar()
+        from campaign.models import Petition
+
+        public_id = db.session.get(Petition, petition_id).public_id
+    answers = []
+    for email in ("alice@personal.example", "nobody@personal.example"):
+        client = petition.test_client()
+        page = client.get(f"/lost-link?petition={public_id}")
+        response = client.post("/lost-link", data={
+            "csrf_token": csrf_token(page.text), "petition": public_id, "email": email})
+        response.close()
+        answers.append((response.status_code, response.text))
+    assert answers[0] == answers[1]
+    messages = _wait(smtp_server, 2)
+    assert len(messages) == 2
+    assert messages[1][0] == ["alice@personal.example"]
+    assert "/s/" in messages[1][1].get_content()
+
+
+def test_a_dead_mail_server_loses_no_signature_and_the_mail_waits(make_config, smtp_server):
+    from campaign import create_app
+    from campaign import mail
+    from campaign.services import consent
+
+    app = create_app(make_config(MAIL_SERVER="127.0.0.1", MAIL_PORT=1, MAIL_STARTTLS=False))
+    with app.app_context():
+        db.create_all()
+        consent.seed_defaults()
+        campaign = campaign_service.create_campaign("acme", actor=None, title_en="Acme",
+                                                    employer="Acme", status="active")
+        petition_service.create_petition(campaign, "end-it", actor=None, title_en="Stop it",
+                                         status="open", refresh_minutes=0)
+        db.session.commit()
+    response = _sign(app.test_client())
+    assert response.status_code == 200
+    with app.app_context():
+        assert db.session.execute(select(func.count(Signature.id))).scalar() == 1
+        row = db.session.execute(select(OutboxMessage)).scalar_one()
+        assert row.attempts == 1 and row.last_error
+        # the server comes back: the retry delivers it
+        app.config["MAIL_PORT"] = smtp_server.port
+        row.next_attempt_at = row.created_at
+        db.session.commit()
+        assert mail.deliver_pending() == (1, 0)
+        assert mail.pending_count() == 0
+        db.session.remove()
+        db.drop_all()
+    assert len(_wait(smtp_server, 1)) == 1
+
+
+def test_work_address_gets_a_warning_before_anything_is_stored(petition, smtp_server):
+    client = petition.test_client()
+    response = _sign(client, email="alice@acme.example", lang="en")
+    assert response.status_code == 200
+    assert "work address" in response.text
+    with petition.app_context():
+        assert db.session.execute(select(func.count(Signature.id))).scalar() == 0
+    _sign(client, email="alice@acme.example", lang="en", extra={"use_work_address": "y"})
+    with petition.app_context():
+        assert db.session.execute(select(func.count(Signature.id))).scalar() == 1
