@@ -206,7 +206,10 @@ mail_cli = AppGroup("mail", help="Outgoing mail.")
 def mail_deliver():
     """Send queued mail, retrying failed deliveries (cron, every few minutes)."""
     from . import mail
+    from .petitions.jobs import process_link_requests
 
+    process_link_requests()
+    db.session.commit()
     sent, failed = mail.deliver_pending(limit=1000)
     _say(_("Mail sent: %(sent)d; still waiting: %(waiting)d.", sent=sent,
            waiting=mail.pending_count()))

@@ -36,6 +36,7 @@ SUBJECTS = {
     "confirm_signature": _l("Please confirm your request"),
     "already_signed": _l("About your recent request"),
     "statement_link": _l("Your private link"),
+    "statement_decision": _l("News about your request"),
 }
 RETRY_DELAYS_MINUTES = (1, 5, 15, 60, 240, 720)
 
@@ -115,27 +116,43 @@ def queue_template(to, template, *, locale=None, **context):
 
 
 def _deliver_after_response():
+    after_response()
+
+
+def after_response(job=None):
+    """Run `job` (then deliver the outbox) once the response has been sent.
+
+    What runs here cannot change the response, nor its timing: work that depends on whether
+    someone took part (a look-up, a mail) belongs here.
+    """
     from flask import g, has_request_context
 
-    if not has_request_context() or g.get("campaign_outbox_hooked"):
+    if not has_request_context():
+        return
+    jobs = g.setdefault("campaign_after_jobs", [])
+    if job is not None and job not in jobs:
+        jobs.append(job)
+    if g.get("campaign_outbox_hooked"):
         return
     g.campaign_outbox_hooked = True
     app = current_app._get_current_object()
-    if app.config.get("MAIL_DELIVERY") == "sync":
-        return  # tests call deliver_pending() themselves, or the cron does
 
     @after_this_request
     def _hook(response):
-        def _send():
+        def _run():
             with app.app_context():
                 try:
+                    for queued in jobs:
+                        queued()
+                        db.session.commit()
                     deliver_pending()
-                except Exception as exc:  # noqa: BLE001 - delivery is retried by the cron
-                    app.logger.warning("outbox delivery deferred: %s", type(exc).__name__)
+                except Exception as exc:  # noqa: BLE001 - the cron retries
+                    db.session.rollback()
+                    app.logger.warning("after-response work deferred: %s", type(exc).__name__)
                 finally:
                     db.session.remove()
 
-        response.call_on_close(_send)
+        response.call_on_close(_run)
         return response
 
 

@@ -4,7 +4,7 @@ from .audit import AuditEvent
 from .campaigns import Campaign, Unit
 from .consent import ConsentEvent, ConsentText
 from .keys import DataKey
-from .outbox import OutboxMessage
+from .outbox import LinkRequest, OutboxMessage
 from .petitions import Petition, PetitionSnapshot, Signature
 from .users import Invitation, Membership, StaffSession, User
 
@@ -15,6 +15,7 @@ __all__ = [
     "ConsentText",
     "DataKey",
     "Invitation",
+    "LinkRequest",
     "Membership",
     "OutboxMessage",
     "Petition",
@@ -24,3 +25,9 @@ __all__ = [
     "Unit",
     "User",
 ]
+
+from .actions import Action  # noqa: E402
+from .meetings import MeetingNote, MeetingNoteRevision  # noqa: E402
+from .statements import Statement  # noqa: E402
+
+__all__ += ["Action", "MeetingNote", "MeetingNoteRevision", "Statement"]

@@ -1,6 +1,6 @@
 """Mail waiting to be sent: kept until delivered, so a failed mail server loses nothing."""
 
-from sqlalchemy import Integer, LargeBinary, String
+from sqlalchemy import ForeignKey, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
@@ -20,3 +20,20 @@ class OutboxMessage(db.Model):
     attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
     last_error: Mapped[str | None] = mapped_column(String(64))
     next_attempt_at = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+
+
+class LinkRequest(db.Model):
+    """An "I lost my link" request, answered after the response so both answers take the same time."""
+
+    __tablename__ = "link_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = public_id_column()
+    petition_id: Mapped[int] = mapped_column(
+        ForeignKey("petitions.id", ondelete="CASCADE"), nullable=False
+    )
+    #: PII: the typed address, encrypted by the key ring; the row is deleted once handled
+    email_ct: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    locale: Mapped[str | None] = mapped_column(String(8))
+    base_url: Mapped[str] = mapped_column(String(200), nullable=False)
+    created_at = mapped_column(UTCDateTime, nullable=False, default=utcnow)

@@ -21,7 +21,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
-from .. import access, private_links
+from .. import access, mail, private_links
 from ..database import begin_write, mark_write_request, reads_first
 from ..extensions import db, limiter
 from ..i18n import current_locale
@@ -30,7 +30,7 @@ from ..models.consent import SIGNATURE_PURPOSES
 from ..services import consent
 from ..services import signatures as service
 from ..services.campaigns import get_by_slug
-from . import bp
+from . import bp, jobs
 from .forms import ConfirmForm, ConsentForm, LostLinkForm, SignForm
 
 KIND = "signature"
@@ -304,8 +304,9 @@ def lost_link_page():
     chosen = request.values.get("petition")
     target = next((p for p in visible if p.public_id == chosen), None)
     if form.validate_on_submit() and target is not None:
-        service.lost_link(target, form.email.data, current_locale(), links=_links())
+        service.request_lost_link(target, form.email.data, current_locale(), request.host_url)
         db.session.commit()
+        mail.after_response(jobs.process_link_requests)
         return render_template("petitions/lost_link_sent.html")
     status = 400 if request.method == "POST" else 200
     return render_template("petitions/lost_link.html", form=form, petitions=visible,

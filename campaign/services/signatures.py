@@ -121,6 +121,13 @@ def _new_signature(petition, data, *, source, channel, texts, key, shadow, confi
     return signature, token
 
 
+def _key_exists(petition, key):
+    return db.session.execute(
+        select(Signature.id).where(Signature.petition_id == petition.id,
+                                   Signature.signer_key == key)
+    ).first() is not None
+
+
 def sign(petition, data, *, links, texts=None):
     """Sign online. Returns a SignResult that looks the same for a new and a repeated address."""
     if not petition_is_open(petition):
@@ -134,21 +141,25 @@ def sign(petition, data, *, links, texts=None):
     key = signer_key(petition, data.email)
     verify = petition.verification == VERIFY_EMAIL
 
-    savepoint = db.session.begin_nested()
-    try:
-        signature, token = _new_signature(petition, data, source=SOURCE_ONLINE,
-                                          channel=CHANNEL_WEB, texts=texts, key=key,
-                                          shadow=False, confirmed=not verify)
-        savepoint.commit()
-        repeated = False
-    except IntegrityError:
-        savepoint.rollback()
+    # Both paths do the same work: one look-up, one set of inserts, one mail. The unique
+    # constraint still decides when two submissions of one address race each other.
+    repeated = _key_exists(petition, key)
+    if not repeated:
+        savepoint = db.session.begin_nested()
+        try:
+            signature, token = _new_signature(petition, data, source=SOURCE_ONLINE,
+                                              channel=CHANNEL_WEB, texts=texts, key=key,
+                                              shadow=False, confirmed=not verify)
+            savepoint.commit()
+        except IntegrityError:
+            savepoint.rollback()
+            repeated = True
+    if repeated:
         # Same address signed before: make a shadow from what was typed, so this signer sees
         # exactly what a first signer sees, and tell the address's owner by e-mail.
         signature, token = _new_signature(petition, data, source=SOURCE_ONLINE,
                                           channel=CHANNEL_WEB, texts=texts, key=None,
                                           shadow=True, confirmed=not verify)
-        repeated = True
 
     if repeated:
         mail.queue_template(data.email, "already_signed", locale=data.locale,
@@ -272,18 +283,47 @@ def new_private_link(signature):
     return token
 
 
-def lost_link(petition, email, locale, *, links):
-    """Mail a new private link to the address if it signed; the caller answers the same either way."""
-    found = db.session.execute(
-        select(Signature).where(Signature.petition_id == petition.id,
-                                Signature.signer_key == signer_key(petition, email))
-    ).scalar_one_or_none()
-    if found is None:
-        return False
-    token = new_private_link(found)
-    mail.queue_template(email, "private_link", locale=found.locale or locale, petition=petition,
-                        private_link=links.private(token))
-    return True
+def request_lost_link(petition, email, locale, base_url):
+    """Queue an "I lost my link" request. The caller answers the same for every address; the
+    look-up and the mail happen after the response (`handle_link_requests`)."""
+    from ..crypto import aad_for, keyring
+    from ..models import LinkRequest
+
+    row = LinkRequest(public_id=new_public_id(), petition_id=petition.id, locale=locale,
+                      base_url=base_url)
+    row.email_ct = keyring().encrypt(email, aad_for("link_requests", "email", row.public_id))
+    db.session.add(row)
+    db.session.flush()
+    return row
+
+
+def handle_link_requests(links_for_base, limit=100):
+    """Answer queued requests: a signer's address gets a new private link, others nothing.
+
+    `links_for_base(base_url)` returns a Links for that base URL. Returns how many were mailed.
+    """
+    from ..crypto import aad_for, keyring
+    from ..models import LinkRequest
+
+    mailed = 0
+    rows = db.session.execute(select(LinkRequest).order_by(LinkRequest.id).limit(limit)).scalars()
+    for row in rows.all():
+        email = keyring().decrypt(row.email_ct, aad_for("link_requests", "email", row.public_id))
+        email = email.decode()
+        petition = db.session.get(Petition, row.petition_id)
+        found = db.session.execute(
+            select(Signature).where(Signature.petition_id == row.petition_id,
+                                    Signature.signer_key == signer_key(petition, email))
+        ).scalar_one_or_none()
+        if found is not None:
+            token = new_private_link(found)
+            links = links_for_base(row.base_url)
+            mail.queue_template(email, "private_link", locale=found.locale or row.locale,
+                                petition=petition, private_link=links.private(token))
+            mailed += 1
+        db.session.delete(row)
+    db.session.flush()
+    return mailed
 
 
 def export_own(signature):
