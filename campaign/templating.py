@@ -4,6 +4,7 @@ from flask import request, url_for
 from flask_babel import format_date, format_datetime, format_decimal
 
 from . import access
+from . import markdown as note_markdown
 from .i18n import LOCALE_NAMES, LOCALES, current_locale, localized
 
 
@@ -11,6 +12,7 @@ def init_app(app):
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
     app.jinja_env.tests["public_petition"] = access.can_view_public_petition
+    app.jinja_env.filters["plain_text"] = note_markdown.plain_text
     app.jinja_env.globals.update(
         access=access,
         localized=localized,
@@ -21,6 +23,7 @@ def init_app(app):
         format_date=format_date,
         format_datetime=format_datetime,
         format_number=format_decimal,
+        render_markdown=note_markdown.render,
         status_label=status_label,
         role_label=role_label,
         petition_status_label=petition_status_label,
