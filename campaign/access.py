@@ -128,6 +128,10 @@ def can_manage_memberships(user):
     return is_admin(user)
 
 
+def can_manage_consent_texts(user):
+    return is_admin(user)
+
+
 def can_view_audit_log(user, campaign=None):
     """Admins see the whole log; an organizer sees their own campaign's events."""
     if is_admin(user):
@@ -205,3 +209,139 @@ def can_see_signer_name(user, campaign, consents, *, public_view=False):
 def can_manage_own_signature(holder_public_id, signature):
     """The holder of a private link (exchanged for a short session) acts on that signature only."""
     return signature is not None and holder_public_id == signature.public_id
+
+
+# --- statements, meeting notes and actions ---
+# DESIGN.md section 4, for what employees write and what the campaign does:
+#   statement text:   public when published (and its author still allows `publish`); rep: all of
+#                     the campaign's; organizer: published ones; admin: none; author: own
+#   author name:      public only with `publish_named` AND the reps' decision to publish it named;
+#                     rep with `share_with_reps`, or with `publish_named` (an author who lets
+#                     everyone read their name lets the reps who must check it read it too);
+#                     organizer and admin: never
+#   author site/dept: rep with `share_with_reps` only; nobody else
+#   meeting notes:    rep: all; organizer: those whose visibility is reps_and_organizers; admin: no
+#   actions:          public ones to everyone; rep and organizer: all; admin: no
+# Consent is read from the ledger at render time (`consents`: {purpose: bool}), never cached.
+
+from .models.consent import PUBLISH, PUBLISH_NAMED  # noqa: E402
+
+
+def can_submit_statement(campaign):
+    """Anyone may submit a statement to an active public campaign (no account)."""
+    return campaign is not None and campaign.status == "active"
+
+
+def can_view_public_statements(campaign):
+    return can_view_public_campaign(campaign)
+
+
+def publication_allowed(consents, *, named=False):
+    """What the author allows right now: publishing at all, and publishing with their name."""
+    if not consents.get(PUBLISH):
+        return False
+    return bool(consents.get(PUBLISH_NAMED)) if named else True
+
+
+def is_statement_public(statement, consents):
+    """Shown on public pages: published by the reps and still allowed by its author."""
+    return (
+        statement is not None
+        and statement.status == "published"
+        and can_view_public_campaign(statement.campaign)
+        and publication_allowed(consents)
+    )
+
+
+def can_show_statement_author_publicly(statement, consents):
+    return (
+        is_statement_public(statement, consents)
+        and bool(statement.published_named)
+        and publication_allowed(consents, named=True)
+    )
+
+
+def can_list_statements(user, campaign):
+    """The staff list of statements: reps (all of them) and organizers (published ones)."""
+    return is_rep(user, campaign) or is_organizer(user, campaign)
+
+
+def can_view_unpublished_statements(user, campaign):
+    """Pending, rejected and reps-only statements, and the original of a redacted one."""
+    return is_rep(user, campaign)
+
+
+def can_moderate_statements(user, campaign):
+    """Publish, reject, redact, translate: the campaign's reps."""
+    return is_rep(user, campaign)
+
+
+def can_see_statement_author_name(user, campaign, consents):
+    return is_rep(user, campaign) and bool(
+        consents.get(SHARE_WITH_REPS) or consents.get(PUBLISH_NAMED))
+
+
+def can_see_statement_units(user, campaign, consents):
+    return is_rep(user, campaign) and bool(consents.get(SHARE_WITH_REPS))
+
+
+def statement_purpose_visible_to_reps():
+    return SHARE_WITH_REPS
+
+
+def can_manage_own_statement(holder_public_id, statement):
+    """The holder of a statement's private link acts on that statement only."""
+    return statement is not None and holder_public_id == statement.public_id
+
+
+def can_list_meeting_notes(user, campaign):
+    return is_rep(user, campaign) or is_organizer(user, campaign)
+
+
+def can_write_meeting_notes(user, campaign):
+    return is_rep(user, campaign)
+
+
+def meeting_note_visibilities(user, campaign):
+    """The visibilities of the notes this user may open in this campaign."""
+    from .models.meetings import VISIBILITIES, VISIBILITY_REPS_AND_ORGANIZERS
+
+    if is_rep(user, campaign):
+        return VISIBILITIES
+    if is_organizer(user, campaign):
+        return (VISIBILITY_REPS_AND_ORGANIZERS,)
+    return ()
+
+
+def can_view_meeting_note(user, note):
+    return note is not None and note.visibility in meeting_note_visibilities(user, note.campaign)
+
+
+def can_edit_meeting_note(user, note):
+    return note is not None and can_write_meeting_notes(user, note.campaign)
+
+
+def can_view_meeting_note_history(user, note):
+    """Earlier revisions may hold what was reps-only at the time: reps only."""
+    return note is not None and is_rep(user, note.campaign)
+
+
+def can_view_actions(user, campaign):
+    """Every action of the campaign, internal ones included."""
+    return is_rep(user, campaign) or is_organizer(user, campaign)
+
+
+def can_log_actions(user, campaign):
+    return is_rep(user, campaign) or is_organizer(user, campaign)
+
+
+def is_action_public(action):
+    return (
+        action is not None
+        and action.visibility == "public"
+        and can_view_public_campaign(action.campaign)
+    )
+
+
+def can_view_public_actions(campaign):
+    return can_view_public_campaign(campaign)

@@ -25,3 +25,10 @@ def strip(value):
 def empty_to_none(value):
     value = strip(value)
     return value or None
+
+
+def choice_list(pairs):
+    """WTForms choices from (value, label) pairs."""
+    from wtforms.fields.choices import SelectChoice
+
+    return [SelectChoice(value, label) for value, label in pairs]

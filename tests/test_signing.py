@@ -113,3 +113,42 @@ def test_get_to_an_action_changes_nothing(app, client, petition):
     assert client.get("/me/withdraw").status_code == 405
     with app.app_context():
         assert db.session.execute(select(Signature.withdrawn_on)).all() == before
+
+
+def test_public_count_changes_in_batches_not_per_signature(app, client, petition):
+    from datetime import timedelta
+
+    from campaign.models import PetitionSnapshot
+
+    with app.app_context():
+        found = db.session.execute(select(Petition)).scalar_one()
+        found.refresh_minutes = 15
+        db.session.commit()
+    assert "0 signatures" in client.get("/c/acme/p/end-it").text
+    response = sign(client, extra={"consent_public_name": "y"})
+    assert response.status_code == 200
+    page = client.get("/c/acme/p/end-it").text
+    assert "0 signatures" in page and "Alice Canary" not in page
+    with app.app_context():
+        snapshot = db.session.execute(select(PetitionSnapshot)).scalar_one()
+        snapshot.taken_at = snapshot.taken_at - timedelta(minutes=16)
+        db.session.commit()
+    page = client.get("/c/acme/p/end-it").text
+    assert "1 signature" in page and "Alice Canary" in page
+
+
+def test_withdrawn_public_name_disappears_at_once_and_count_at_next_batch(app, client, petition):
+    response = sign(client, extra={"consent_public_name": "y"})
+    assert "Alice Canary" in client.get("/c/acme/p/end-it").text
+    with app.app_context():
+        found = db.session.execute(select(Petition)).scalar_one()
+        found.refresh_minutes = 15
+        db.session.commit()
+    link = LINK_RE.search(response.text).group(1)
+    client.get(link.replace("http://localhost", ""))
+    me = client.get("/me")
+    client.post("/me/consent", data={"csrf_token": csrf_token(me.text), "purpose": "public_name",
+                                     "granted": "0"})
+    page = client.get("/c/acme/p/end-it").text
+    assert "Alice Canary" not in page
+    assert "1 signature" in page

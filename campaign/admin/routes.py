@@ -7,11 +7,19 @@ from sqlalchemy import select
 
 from .. import access, audit, mail
 from ..extensions import db
-from ..models import AuditEvent, Campaign, Membership, User
-from ..services import accounts
+from ..forms import choice_list
+from ..models import AuditEvent, Campaign, ConsentText, User
+from ..services import accounts, consent
 from ..services.campaigns import get_by_slug
 from . import bp
-from .forms import ROLE_LABELS, ConfirmForm, InviteForm, MembershipForm
+from .forms import (
+    PURPOSE_LABELS,
+    ROLE_LABELS,
+    ConfirmForm,
+    ConsentTextForm,
+    InviteForm,
+    MembershipForm,
+)
 
 PAGE_SIZE = 100
 
@@ -26,7 +34,7 @@ def _user_or_404(public_id):
 def _membership_form():
     form = MembershipForm()
     campaigns = db.session.execute(select(Campaign).order_by(Campaign.slug)).scalars()
-    form.campaign.choices = [(c.slug, c.slug) for c in campaigns]
+    form.campaign.choices = choice_list((c.slug, c.slug) for c in campaigns)
     return form
 
 
@@ -52,8 +60,8 @@ def invite():
             form.email.errors.append(_("An account with this e-mail already exists."))
         else:
             link = url_for("auth.accept_invitation", token=token, _external=True)
-            mail.send_template(user.email, "invitation", locale=user.locale, link=link,
-                               name=user.display_name)
+            mail.queue_template(user.email, "invitation", locale=user.locale, link=link,
+                                name=user.display_name)
             db.session.commit()
             flash(_("The invitation is sent. You can also give this link in person; it is shown only once."), "success")
             return render_template("admin/invited.html", user=user, link=link)
@@ -133,3 +141,24 @@ def audit_log():
     count, broken = audit.verify() if access.is_admin(current_user) else (None, None)
     return render_template("admin/audit.html", events=events, campaign=target,
                            chain_count=count, broken=broken)
+
+
+@bp.route("/consent-texts", methods=["GET", "POST"])
+@access.staff
+def consent_texts():
+    """Versioned consent wording: a used text is never edited; a change is a new version."""
+    access.authorize(access.can_manage_consent_texts(current_user))
+    form = ConsentTextForm()
+    if form.validate_on_submit():
+        text = consent.add_version(form.purpose.data, form.text_fr.data, form.text_en.data)
+        audit.record("consent_text_added", actor=current_user, target_type="consent_texts",
+                     target_id=f"{text.purpose}:{text.version}",
+                     details={"purpose": text.purpose, "version": text.version})
+        db.session.commit()
+        flash(_("Version %(v)d of this text is now shown to new signers.", v=text.version), "success")
+        return redirect(url_for("admin.consent_texts"))
+    texts = db.session.execute(
+        select(ConsentText).order_by(ConsentText.purpose, ConsentText.version.desc())
+    ).scalars().all()
+    return render_template("admin/consent_texts.html", form=form, texts=texts,
+                           purpose_labels=PURPOSE_LABELS)

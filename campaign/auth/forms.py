@@ -5,7 +5,7 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
 
-from ..forms import acceptable_password, strip
+from ..forms import choice_list, acceptable_password, strip
 from ..i18n import LOCALE_LABELS
 
 
@@ -33,4 +33,4 @@ class AccountForm(FlaskForm):
     display_name = StringField(_l("Display name"), validators=[DataRequired(), Length(max=120)],
                                filters=[strip])
     locale = SelectField(_l("Preferred language"),
-                         choices=[(code, label) for code, label in LOCALE_LABELS.items()])
+                         choices=choice_list(LOCALE_LABELS.items()))

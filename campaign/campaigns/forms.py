@@ -5,7 +5,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp, ValidationError
 
-from ..forms import empty_to_none, strip
+from ..forms import choice_list, empty_to_none, strip
 from ..models.campaigns import MIN_TALLY_THRESHOLD, UNIT_KINDS
 
 SLUG_HELP = _l("Lower-case letters, digits and hyphens; it appears in the campaign's address.")
@@ -45,7 +45,7 @@ class CampaignForm(FlaskForm):
         _l("Employer's e-mail domains"), validators=[Length(max=500), domain_list],
         filters=[empty_to_none],
         description=_l("Signers who type an address at one of these domains are warned that the employer can read it."))
-    status = SelectField(_l("Status"), choices=list(STATUS_LABELS.items()))
+    status = SelectField(_l("Status"), choices=choice_list(STATUS_LABELS.items()))
     retention_days = IntegerField(
         _l("Retention after closing (days)"), validators=[DataRequired(), NumberRange(min=0, max=3650)],
         default=180,
@@ -64,7 +64,7 @@ class NewCampaignForm(CampaignForm):
 
 
 class UnitForm(FlaskForm):
-    kind = SelectField(_l("Kind"), choices=[(k, UNIT_KIND_LABELS[k]) for k in UNIT_KINDS])
+    kind = SelectField(_l("Kind"), choices=choice_list((k, UNIT_KIND_LABELS[k]) for k in UNIT_KINDS))
     code = StringField(_l("Code"), validators=[
         DataRequired(), Length(max=32),
         Regexp(r"^[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$", message=SLUG_HELP)], filters=[strip])

@@ -5,7 +5,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, HiddenField, SelectField, StringField
 from wtforms.validators import DataRequired, Email, Length, Optional
 
-from ..forms import strip
+from ..forms import choice_list, strip
 from ..i18n import localized
 from ..models.consent import SIGNATURE_PURPOSES
 
@@ -48,10 +48,10 @@ class SignForm(FlaskForm):
     def setup(self, petition, texts, locale):
         """Fill the unit choices and the consent labels for this petition, language and texts."""
         campaign = petition.campaign
-        self.site.choices = [(NO_UNIT, _l("Prefer not to say"))] + [
-            (u.id, localized(u, "name", locale).text) for u in campaign.sites()]
-        self.department.choices = [(NO_UNIT, _l("Prefer not to say"))] + [
-            (u.id, localized(u, "name", locale).text) for u in campaign.departments()]
+        self.site.choices = choice_list([(NO_UNIT, _l("Prefer not to say"))] + [
+            (u.id, localized(u, "name", locale).text) for u in campaign.sites()])
+        self.department.choices = choice_list([(NO_UNIT, _l("Prefer not to say"))] + [
+            (u.id, localized(u, "name", locale).text) for u in campaign.departments()])
         for purpose in SIGNATURE_PURPOSES:
             text = texts[purpose]
             self[f"consent_{purpose}"].label.text = text.text(locale)

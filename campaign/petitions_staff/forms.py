@@ -7,7 +7,7 @@ from wtforms import BooleanField, DateField, IntegerField, SelectField, StringFi
 from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional, Regexp
 
 from ..campaigns.forms import SLUG_HELP, one_language_required
-from ..forms import empty_to_none, strip
+from ..forms import choice_list, empty_to_none, strip
 from ..petitions.forms import NO_UNIT, _coerce_unit
 
 PETITION_STATUS_LABELS = {
@@ -32,8 +32,8 @@ class PetitionForm(FlaskForm):
     goal = IntegerField(_l("Goal (number of signatures)"), validators=[Optional(), NumberRange(min=1, max=10_000_000)])
     opens_on = DateField(_l("Opens on"), validators=[Optional()])
     closes_on = DateField(_l("Closes on"), validators=[Optional()])
-    status = SelectField(_l("Status"), choices=list(PETITION_STATUS_LABELS.items()))
-    verification = SelectField(_l("Verification"), choices=list(VERIFICATION_LABELS.items()))
+    status = SelectField(_l("Status"), choices=choice_list(PETITION_STATUS_LABELS.items()))
+    verification = SelectField(_l("Verification"), choices=choice_list(VERIFICATION_LABELS.items()))
     ask_site = BooleanField(_l("Ask for the site (optional for signers)"), default=True)
     ask_department = BooleanField(_l("Ask for the department (optional for signers)"), default=True)
     refresh_minutes = IntegerField(
@@ -68,10 +68,10 @@ class PaperForm(FlaskForm):
     def setup(self, campaign, locale):
         from ..i18n import localized
 
-        self.site.choices = [(NO_UNIT, _l("Not given"))] + [
-            (u.id, localized(u, "name", locale).text) for u in campaign.sites()]
-        self.department.choices = [(NO_UNIT, _l("Not given"))] + [
-            (u.id, localized(u, "name", locale).text) for u in campaign.departments()]
+        self.site.choices = choice_list([(NO_UNIT, _l("Not given"))] + [
+            (u.id, localized(u, "name", locale).text) for u in campaign.sites()])
+        self.department.choices = choice_list([(NO_UNIT, _l("Not given"))] + [
+            (u.id, localized(u, "name", locale).text) for u in campaign.departments()])
         return self
 
 

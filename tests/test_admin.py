@@ -1,0 +1,81 @@
+"""Admin pages: invitations, deactivation, memberships, consent-text versions."""
+
+import re
+
+from sqlalchemy import select
+
+from campaign.extensions import db
+from campaign.models import ConsentEvent, ConsentText, User
+from campaign.services import petitions as petition_service
+from campaign.services.campaigns import get_by_slug
+from tests.conftest import csrf_token, login
+
+
+def test_invited_person_sets_a_password_once_and_signs_in(app, client, make_user):
+    make_user("admin@example.org", is_admin=True)
+    login(client, "admin@example.org")
+    page = client.get("/admin/users/invite")
+    response = client.post("/admin/users/invite", data={
+        "csrf_token": csrf_token(page.text), "email": "New.Rep@Example.org",
+        "display_name": "New Rep", "locale": "en"})
+    assert response.status_code == 200
+    link = re.search(r"http://localhost(/invitation/[A-Za-z0-9_-]{43})", response.text).group(1)
+    guest = app.test_client()
+    form = guest.get(link)
+    assert form.status_code == 200
+    short = guest.post(link, data={"csrf_token": csrf_token(form.text), "password": "password123",
+                                   "confirm": "password123"}, headers={"Accept-Language": "en"})
+    assert short.status_code == 200 and "at least 12 characters" in short.text
+    common = guest.post(link, data={"csrf_token": csrf_token(form.text),
+                                    "password": "1qaz2wsx3edc", "confirm": "1qaz2wsx3edc"},
+                        headers={"Accept-Language": "en"})
+    assert common.status_code == 200 and "too common" in common.text
+    long_unicode = "é" * 40 + "ü" * 24
+    done = guest.post(link, data={"csrf_token": csrf_token(form.text), "password": long_unicode,
+                                  "confirm": long_unicode})
+    assert done.status_code == 302
+    assert guest.get(link).status_code == 404  # single use
+    assert login(app.test_client(), "new.rep@example.org", long_unicode).status_code == 302
+
+
+def test_role_removal_ends_the_persons_sessions(app, client, make_user, make_campaign):
+    make_campaign("acme")
+    make_user("admin@example.org", is_admin=True)
+    rep_id = make_user("rep@example.org", roles=[("acme", "rep")])
+    rep = app.test_client()
+    login(rep, "rep@example.org")
+    assert rep.get("/staff/campaigns/acme").status_code == 200
+    login(client, "admin@example.org")
+    page = client.get(f"/admin/users/{rep_id}")
+    client.post(f"/admin/users/{rep_id}/memberships/acme/rep/revoke",
+                data={"csrf_token": csrf_token(page.text)})
+    assert rep.get("/staff/campaigns/acme").status_code == 302  # signed out
+
+
+def test_a_new_consent_text_version_is_shown_and_recorded(app, client, make_user, make_campaign):
+    make_campaign("acme")
+    make_user("admin@example.org", is_admin=True)
+    with app.app_context():
+        petition_service.create_petition(get_by_slug("acme"), "p", actor=None, title_en="P",
+                                         status="open", refresh_minutes=0)
+        db.session.commit()
+    login(client, "admin@example.org")
+    page = client.get("/admin/consent-texts")
+    client.post("/admin/consent-texts", data={
+        "csrf_token": csrf_token(page.text), "purpose": "public_name",
+        "text_fr": "Afficher mon nom (v2).", "text_en": "Show my name (v2)."})
+    signer = app.test_client()
+    form = signer.get("/c/acme/p/p", headers={"Accept-Language": "en"})
+    assert "Show my name (v2)." in form.text
+    assert 'name="version_public_name" type="hidden" value="2"' in form.text
+    signer.post("/c/acme/p/p/sign", data={
+        "csrf_token": csrf_token(form.text), "name": "A", "email": "a@personal.example",
+        "consent_public_name": "y", "version_public_name": "2",
+        "version_share_with_reps": "1", "version_contact": "1"})
+    with app.app_context():
+        event = db.session.execute(select(ConsentEvent)).scalar_one()
+        assert (event.consent_text.purpose, event.consent_text.version) == ("public_name", 2)
+        v1 = db.session.execute(select(ConsentText).where(
+            ConsentText.purpose == "public_name", ConsentText.version == 1)).scalar_one()
+        assert v1.text_en.startswith("Show my name on the petition")
+        assert db.session.execute(select(User)).scalars().first() is not None
