@@ -30,7 +30,7 @@ def _pybabel(*args):
 def extract(output=POT):
     _pybabel("extract", "-F", str(BABEL_CFG), "-k", "_l", "-k", "lazy_gettext",
              "--no-location", "--sort-output", "--omit-header", "--no-wrap",
-             "-o", str(output), "campaign", "templates", "config.py")
+             "--ignore-dirs", ".* _* node_modules instance", "-o", str(output), ".")
 
 
 def update():
