@@ -14,7 +14,7 @@ from sqlalchemy import select, text
 
 from .crypto import new_public_id
 from .extensions import db
-from .models import AuditEvent
+from .models import AuditEvent, Campaign, User
 from .models.base import utcnow
 
 GENESIS = "0" * 64
@@ -83,6 +83,11 @@ def _check_details(details):
 
 
 def _lock_chain():
+    """Serialise appends, so two writers never chain onto the same head.
+
+    PostgreSQL: a transaction-scoped advisory lock, held until commit; in READ COMMITTED (the
+    default) the head read just after it sees the previous writer's committed event.
+    """
     if db.session.get_bind().dialect.name == "postgresql":
         db.session.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": CHAIN_LOCK_ID})
     # SQLite: write transactions start with BEGIN IMMEDIATE (see campaign.database), which
@@ -127,13 +132,32 @@ def record(action, *, actor=None, target=None, target_type=None, target_id=None,
 
 
 def verify():
-    """Walk the chain in order. Returns (count, None) when intact, or (count, broken_event)."""
+    """Walk the chain in order. Returns (count, None) when intact, or (count, broken_event).
+
+    An event is broken when its hash does not match its content, when it does not follow the
+    previous event (one was altered, inserted or deleted before it), or when its unhashed links
+    (actor_id, campaign_id: kept so deleting a user or campaign does not break the chain) point at
+    another user or campaign than the hashed public id and slug say. Events removed from the end
+    of the chain cannot be detected here: compare the head hash with one kept elsewhere.
+    """
     prev_hash = GENESIS
     count = 0
-    rows = db.session.execute(select(AuditEvent).order_by(AuditEvent.id)).scalars()
-    for event in rows:
+    rows = db.session.execute(
+        select(AuditEvent, User.public_id, Campaign.slug)
+        .outerjoin(User, User.id == AuditEvent.actor_id)
+        .outerjoin(Campaign, Campaign.id == AuditEvent.campaign_id)
+        .order_by(AuditEvent.id)
+        .execution_options(yield_per=1000)
+    )
+    for event, actor_public_id, campaign_slug in rows:
         count += 1
-        if event.prev_hash != prev_hash or compute_hash(event, event.prev_hash) != event.hash:
+        if (
+            event.prev_hash != prev_hash
+            or compute_hash(event, event.prev_hash) != event.hash
+            or (event.actor_id is not None and actor_public_id != event.actor)
+            or (event.campaign_id is not None and campaign_slug != event.campaign_slug)
+        ):
+            rows.close()
             return count, event
         prev_hash = event.hash
     return count, None

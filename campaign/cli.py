@@ -10,6 +10,7 @@ from flask_babel import gettext as _
 
 from . import audit as audit_log
 from . import catalogs
+from .database import checkpoint
 from .extensions import db
 
 users_cli = AppGroup("users", help="Staff accounts.")
@@ -193,6 +194,8 @@ def purge_command():
     sessions = accounts.purge_expired_sessions()
     erased = signatures.purge_due()
     db.session.commit()
+    db.session.remove()
+    checkpoint(current_app)
     _say(_("Expired staff sessions removed: %(n)d.", n=sessions))
     _say(_("Signer identities erased after retention: %(n)d.", n=erased["retention"]))
     _say(_("Unconfirmed signatures expired: %(n)d.", n=erased["unconfirmed"]))
@@ -262,3 +265,9 @@ def init_app(app):
         app.cli.add_command(group)
     app.cli.add_command(purge_command)
     app.cli.add_command(demo_command)
+    from .backup import backup_command
+
+    app.cli.add_command(backup_command)
+    from .tallies.cli import tallies_cli
+
+    app.cli.add_command(tallies_cli)

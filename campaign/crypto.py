@@ -5,9 +5,14 @@ Encrypted values are AES-256-GCM blobs laid out as::
     version (1 byte) | key-id length (1 byte) | key id (utf-8) | nonce (12 bytes) | ciphertext+tag
 
 The associated data binds a value to its table, column and row (the row's random public id), so a
-ciphertext copied into another row or column fails to decrypt. Personal data is encrypted with a data
-key of its own per person (signer, author); that data key is stored wrapped by the configured key ring.
-Destroying the wrapped key makes the person's data unreadable, even in an old backup.
+ciphertext copied into another row or column fails to decrypt. Personal data is encrypted with a
+data key of its own per person (signer, author); that data key is stored wrapped by the configured
+key ring (the master keys live in configuration, never in the database).
+
+Destroying a person's wrapped key makes their data unreadable in the live database at once. A
+backup taken earlier still holds the wrapped key, so it stays readable for as long as the ring key
+that wrapped it is configured: rotate (`flask keys rotate`), then remove the old ring key from
+CAMPAIGN_DATA_KEYS to make every older backup, and the erased people in it, unreadable for good.
 """
 
 import hashlib
@@ -39,11 +44,24 @@ def _pack(key_id, nonce, ciphertext):
     return bytes([BLOB_VERSION, len(kid)]) + kid + nonce + ciphertext
 
 
+def _unpack(blob):
+    """Split a blob into (key id, nonce, ciphertext); DecryptionError when it is malformed."""
+    if not blob or len(blob) < 2 or blob[0] != BLOB_VERSION:
+        raise DecryptionError("unknown blob version")
+    start = 2 + blob[1]
+    # 16 bytes: the GCM tag, present even for an empty plaintext.
+    if len(blob) < start + NONCE_BYTES + 16:
+        raise DecryptionError("truncated value")
+    try:
+        key_id = bytes(blob[2:start]).decode()
+    except UnicodeDecodeError as exc:
+        raise DecryptionError("malformed key id") from exc
+    return key_id, blob[start : start + NONCE_BYTES], blob[start + NONCE_BYTES :]
+
+
 def blob_key_id(blob):
     """The key id recorded in a blob (no decryption)."""
-    if not blob or blob[0] != BLOB_VERSION:
-        raise DecryptionError("unknown blob version")
-    return blob[2 : 2 + blob[1]].decode()
+    return _unpack(blob)[0]
 
 
 def encrypt(key, key_id, plaintext, aad):
@@ -55,10 +73,7 @@ def encrypt(key, key_id, plaintext, aad):
 
 def decrypt(key, blob, aad):
     """Decrypt a blob made by `encrypt`; raises DecryptionError if it does not authenticate."""
-    if not blob or blob[0] != BLOB_VERSION:
-        raise DecryptionError("unknown blob version")
-    start = 2 + blob[1]
-    nonce, ciphertext = blob[start : start + NONCE_BYTES], blob[start + NONCE_BYTES :]
+    _key_id, nonce, ciphertext = _unpack(blob)
     try:
         return AESGCM(key).decrypt(nonce, ciphertext, aad)
     except InvalidTag as exc:
@@ -72,6 +87,10 @@ class KeyRing:
         if not keys:
             raise ValueError("the key ring needs at least one key")
         self._keys = dict(keys)
+        if len(self._keys) != len(keys):
+            raise ValueError("key ids in the key ring must be unique")
+        if any(len(key) != 32 for key in self._keys.values()):
+            raise ValueError("key ring keys must be 32 bytes (AES-256)")
         self.primary_id = keys[0][0]
 
     @property
@@ -100,8 +119,16 @@ def new_data_key():
 
 
 def normalize_identifier(value):
-    """Canonical form of an e-mail address or name used for de-duplication."""
-    return unicodedata.normalize("NFKC", value or "").strip().casefold()
+    """Canonical form of an e-mail address or name used for de-duplication.
+
+    Unicode compatibility caseless matching (Unicode standard 3.13, D146:
+    NFKD(casefold(NFKD(casefold(NFD(x)))))), recomposed to NFKC, without surrounding white space.
+    Casefolding after a single NFKC is not enough: some letters (e.g. Greek with dialytika and
+    tonos) then differ from their capital form.
+    """
+    folded = unicodedata.normalize("NFD", value or "").casefold()
+    folded = unicodedata.normalize("NFKD", folded).casefold()
+    return unicodedata.normalize("NFKC", folded).strip()
 
 
 def keyed_hash(value, purpose="identity"):

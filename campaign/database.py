@@ -93,8 +93,27 @@ def configure_engine(app):
         if not is_memory:
             cursor.execute("PRAGMA journal_mode = WAL")
             cursor.execute("PRAGMA synchronous = NORMAL")
+            # Erased values are overwritten with zeros, not just marked free.
+            cursor.execute("PRAGMA secure_delete = ON")
         cursor.close()
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection):
         connection.exec_driver_sql("BEGIN IMMEDIATE" if _wants_immediate() else "BEGIN")
+
+
+def checkpoint(app):
+    """On SQLite, fold the WAL back into the database file and truncate it, so erased values
+    (zeroed by secure_delete) leave no copy behind in the WAL. No-op elsewhere."""
+    import sqlite3
+
+    with app.app_context():
+        url = db.engine.url
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return False
+    connection = sqlite3.connect(url.database, isolation_level=None)
+    try:
+        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        connection.close()
+    return True

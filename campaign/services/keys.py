@@ -3,7 +3,16 @@
 from sqlalchemy import select
 
 from .. import audit
-from ..crypto import aad_for, decrypt, encrypt, keyring, new_data_key, new_public_id
+from ..crypto import (
+    DecryptionError,
+    aad_for,
+    blob_key_id,
+    decrypt,
+    encrypt,
+    keyring,
+    new_data_key,
+    new_public_id,
+)
 from ..extensions import db
 from ..models import DataKey
 from ..models.base import utcnow
@@ -43,20 +52,35 @@ def seal(data_key, table, column, row_id, plaintext):
 
 
 def unseal(data_key, table, column, row_id, blob):
-    """Decrypt a value sealed by `seal`; None when there is no value."""
+    """Decrypt a value sealed by `seal`; None when there is no value.
+
+    Raises KeyDestroyed once the person's key is erased, DecryptionError when the blob was sealed
+    under another person's key or for another table, column or row, or was altered.
+    """
     if blob is None:
         return None
-    return decrypt(unwrap(data_key), blob, aad_for(table, column, row_id)).decode()
+    key = unwrap(data_key)
+    if blob_key_id(blob) != data_key.public_id:
+        raise DecryptionError("value sealed under another data key")
+    return decrypt(key, blob, aad_for(table, column, row_id)).decode()
 
 
 def destroy(data_key, *, actor=None, reason="erasure"):
-    """Erase the wrapped key: every value it sealed becomes unreadable, backups included."""
+    """Erase the wrapped key: every value it sealed becomes unreadable in this database.
+
+    Copies of the wrapped key in older backups stay readable until the ring key that wrapped them
+    is rotated out and removed from the configuration (see campaign.crypto). On SQLite the old
+    bytes also linger in the -wal file until the next checkpoint. Not audited here: the caller
+    records the domain event (signature or statement erased), and deliberately none for shadow
+    rows. Returns True when a key was erased, False when it already was.
+    """
     if data_key.wrapped is None:
-        return
+        return False
     data_key.wrapped = None
     data_key.ring_key_id = None
     data_key.destroyed_at = utcnow()
     db.session.flush()
+    return True
 
 
 def rotate(batch_size=500):
