@@ -47,10 +47,16 @@ def create_app(config=None):
     from .petitions import bp as petitions_bp
     from .petitions_staff import bp as petitions_staff_bp
     from .public import bp as public_bp
+    from .statements import bp as statements_bp
+    from .tallies import bp as tallies_bp
+    from .voices_staff import bp as voices_staff_bp
 
     app.register_blueprint(public_bp)
     app.register_blueprint(petitions_bp)
     app.register_blueprint(petitions_staff_bp)
+    app.register_blueprint(statements_bp)
+    app.register_blueprint(tallies_bp)
+    app.register_blueprint(voices_staff_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(campaigns_bp)
     app.register_blueprint(admin_bp)

@@ -345,3 +345,44 @@ def is_action_public(action):
 
 def can_view_public_actions(campaign):
     return can_view_public_campaign(campaign)
+
+
+# --- two-factor ---
+
+def can_reset_second_factor(user):
+    """Forget someone's second factor (lost phone): admins, who also end that person's sessions."""
+    return is_admin(user)
+
+
+# --- tallies ---
+# DESIGN.md section 4, "tallies and exports": public summary for everyone; the dashboard and the
+# exports for the campaign's reps and organizers; nothing for admins (they see no signer data,
+# and a unit's count is signer data once it is small). Organizers decide what is released and
+# published. The figures themselves are always the suppressed ones (campaign.services.tallies).
+
+def can_view_tallies(user, campaign):
+    """The tally dashboard of a campaign's petitions: its reps and organizers."""
+    return is_rep(user, campaign) or is_organizer(user, campaign)
+
+
+def can_export_tallies(user, campaign):
+    return is_rep(user, campaign) or is_organizer(user, campaign)
+
+
+def can_take_tally_release(user, campaign):
+    """Take a snapshot into the release ledger now (besides the scheduled ones)."""
+    return is_organizer(user, campaign)
+
+
+def can_publish_tally_release(user, campaign):
+    return is_organizer(user, campaign)
+
+
+def can_view_public_tally(release):
+    """A release is public once an organizer published it, on a petition the public may see."""
+    return (
+        release is not None
+        and bool(release.is_published)
+        and not release.is_deferred
+        and can_view_public_petition(release.petition)
+    )

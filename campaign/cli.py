@@ -189,16 +189,19 @@ def audit_verify():
 @localized_command
 def purge_command():
     """Apply the retention rules (daily cron job)."""
-    from .services import accounts, signatures
+    from .services import accounts, signatures, statements
 
     sessions = accounts.purge_expired_sessions()
     erased = signatures.purge_due()
+    statements_purged = statements.purge_due()
     db.session.commit()
     db.session.remove()
     checkpoint(current_app)
     _say(_("Expired staff sessions removed: %(n)d.", n=sessions))
     _say(_("Signer identities erased after retention: %(n)d.", n=erased["retention"]))
     _say(_("Unconfirmed signatures expired: %(n)d.", n=erased["unconfirmed"]))
+    _say(_("Statement authors and original texts erased after retention: %(n)d.",
+           n=statements_purged))
 
 
 mail_cli = AppGroup("mail", help="Outgoing mail.")

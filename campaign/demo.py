@@ -97,6 +97,10 @@ def seed():
         goal=1000, status="open", verification="none", refresh_minutes=15,
     )
 
+    from .demo_voices import seed_voices
+
+    seed_voices(campaign, people["rep"][0], organizer)
+
     lines = [_("Demo campaign created: /c/%(slug)s", slug=DEMO_SLUG)]
     for key in ("admin", "organizer", "rep"):
         user, password = people[key]

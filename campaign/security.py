@@ -25,14 +25,15 @@ def set_security_headers(response):
     headers["X-Frame-Options"] = "DENY"
     headers["Cross-Origin-Opener-Policy"] = "same-origin"
     headers["Cross-Origin-Resource-Policy"] = "same-origin"
-    headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=(), interest-cohort=()"
+    headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()"
     if current_app.config.get("SESSION_COOKIE_SECURE"):
+        # Production only: the flag that makes cookies HTTPS-only also pins the site to HTTPS.
         headers["Strict-Transport-Security"] = "max-age=63072000; includeSubDomains"
-    if request.endpoint == "static":
+    if request.endpoint == "static" and response.status_code in (200, 304):
         headers.setdefault("Cache-Control", "public, max-age=86400")
     else:
         # Pages may show personal data or a CSRF token: never keep them in a shared cache.
         headers["Cache-Control"] = "no-store"
-        headers.add("Vary", "Cookie")
-        headers.add("Vary", "Accept-Language")
+        response.vary.add("Cookie")
+        response.vary.add("Accept-Language")
     return response

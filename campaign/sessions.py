@@ -2,18 +2,28 @@
 
 Logging out, deactivation and role removal delete the server-side records, so an old cookie
 replayed afterwards is anonymous. Sessions end after an idle period and an absolute lifetime.
+
+A sign-in has two steps. A right password only leaves a *pending login* in the cookie (the
+account's public id and the time, signed like the rest of the cookie): it opens nothing but the
+second-factor and enrolment pages, for PENDING_MINUTES. `begin` (a staff session) is called only
+once the second factor is checked.
 """
 
+import hashlib
+import hmac
 import time
 
-from flask import session
+from flask import current_app, session
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
 
 from .extensions import login_manager
 from .services import accounts
 
 SESSION_KEY = "sid"
 SEEN_KEY = "seen"
+PENDING_KEY = "pending_login"
+PENDING_MINUTES = 5
 
 
 def init_app(app):
@@ -47,8 +57,71 @@ def _load_from_session(_request):
     return user
 
 
+def begin_pending(user, next_url=None):
+    """The password was right: remember who is signing in, and nothing more, until the second
+    factor. No staff session exists yet."""
+    session.pop(SESSION_KEY, None)
+    session.pop(SEEN_KEY, None)
+    session[PENDING_KEY] = {"user": user.public_id, "at": int(time.time()),
+                            "next": next_url or None}
+
+
+def pending_user():
+    """The active account of a pending login that has not expired, else None (and the stale
+    marker is dropped)."""
+    from .models import User
+
+    pending = session.get(PENDING_KEY)
+    if not isinstance(pending, dict):
+        return None
+    age = int(time.time()) - int(pending.get("at", 0))
+    if not 0 <= age <= PENDING_MINUTES * 60:
+        session.pop(PENDING_KEY, None)
+        return None
+    from .extensions import db
+
+    user = db.session.execute(
+        select(User).where(User.public_id == str(pending.get("user")))
+    ).scalar_one_or_none()
+    if user is None or not user.is_active or not user.password_hash:
+        session.pop(PENDING_KEY, None)
+        return None
+    return user
+
+
+def has_pending():
+    return PENDING_KEY in session
+
+
+def pending_next():
+    pending = session.get(PENDING_KEY)
+    return pending.get("next") if isinstance(pending, dict) else None
+
+
+def clear_pending():
+    session.pop(PENDING_KEY, None)
+
+
+def pending_rate_key():
+    """Rate-limit key for second-factor checks: one bucket per account being signed in (so
+    changing address does not buy more guesses), a keyed hash that changes every hour."""
+    pending = session.get(PENDING_KEY)
+    if not isinstance(pending, dict):
+        from .crypto import rate_limit_key
+
+        return rate_limit_key()  # nothing pending: the view only redirects; per address
+    who = str(pending.get("user"))
+    window = int(time.time() // 3600)
+    key = current_app.config["SECRET_KEY"].encode()
+    return "2fa:" + hmac.new(key, f"2fa\x00{window}\x00{who}".encode(),
+                             hashlib.sha256).hexdigest()[:32]
+
+
 def begin(user):
-    """Start a fresh session for user: any previous session content is dropped (no fixation)."""
+    """Start a fresh session for user: any previous session content is dropped (no fixation).
+
+    Call it only after the second factor: the pending login, if any, is dropped with the rest.
+    """
     raw = accounts.start_session(user)
     locale = session.get("locale")
     session.clear()

@@ -1,110 +1,96 @@
+"""Alembic environment for Flask-Migrate: the app's engine and metadata, one set of revisions for
+SQLite and PostgreSQL.
+
+Options come from `migrate.init_app` in campaign/__init__.py (render_as_batch, compare_type) and
+are completed here. On SQLite, foreign keys are switched off while revisions run: batch mode
+rebuilds a table by copying it and dropping the original, and with foreign keys on that DROP
+would fire ON DELETE CASCADE on every child row (recreating `campaigns` would delete its units,
+petitions and signatures). Integrity is checked with `PRAGMA foreign_key_check` before commit.
+"""
+
 import logging
 from logging.config import fileConfig
 
+from alembic import context
 from flask import current_app
 
-from alembic import context
-
-# this is the Alembic Config object, which provides
-# access to the values within the .ini file in use.
 config = context.config
 
-# Interpret the config file for Python logging.
-# This line sets up loggers basically.
-fileConfig(config.config_file_name, disable_existing_loggers=False)
-logger = logging.getLogger('alembic.env')
+# From the command line, log which revisions run. Under tests, pytest owns the logging handlers:
+# fileConfig would replace them (and leave a handler on a closed capture stream).
+if config.config_file_name is not None and not current_app.testing:
+    fileConfig(config.config_file_name, disable_existing_loggers=False)
+logger = logging.getLogger("alembic.env")
+
+migrate_ext = current_app.extensions["migrate"]
+target_db = migrate_ext.db
 
 
 def get_engine():
-    try:
-        # this works with Flask-SQLAlchemy<3 and Alchemical
-        return current_app.extensions['migrate'].db.get_engine()
-    except (TypeError, AttributeError):
-        # this works with Flask-SQLAlchemy>=3
-        return current_app.extensions['migrate'].db.engine
-
-
-def get_engine_url():
-    try:
-        return get_engine().url.render_as_string(hide_password=False).replace(
-            '%', '%%')
-    except AttributeError:
-        return str(get_engine().url).replace('%', '%%')
-
-
-# add your model's MetaData object here
-# for 'autogenerate' support
-# from myapp import mymodel
-# target_metadata = mymodel.Base.metadata
-config.set_main_option('sqlalchemy.url', get_engine_url())
-target_db = current_app.extensions['migrate'].db
-
-# other values from the config, defined by the needs of env.py,
-# can be acquired:
-# my_important_option = config.get_main_option("my_important_option")
-# ... etc.
+    return target_db.engine
 
 
 def get_metadata():
-    if hasattr(target_db, 'metadatas'):
-        return target_db.metadatas[None]
     return target_db.metadata
 
 
+def _configure_args():
+    args = dict(migrate_ext.configure_args)
+    args.setdefault("compare_type", True)
+    args.setdefault("render_as_batch", True)
+    if args.get("process_revision_directives") is None:
+        args["process_revision_directives"] = _skip_empty_autogenerate
+    return args
+
+
+def _skip_empty_autogenerate(_context, _revision, directives):
+    """`flask db migrate` with no schema change writes no empty revision file."""
+    if getattr(config.cmd_opts, "autogenerate", False):
+        script = directives[0]
+        if script.upgrade_ops.is_empty():
+            directives[:] = []
+            logger.info("No changes in schema detected.")
+
+
 def run_migrations_offline():
-    """Run migrations in 'offline' mode.
-
-    This configures the context with just a URL
-    and not an Engine, though an Engine is acceptable
-    here as well.  By skipping the Engine creation
-    we don't even need a DBAPI to be available.
-
-    Calls to context.execute() here emit the given string to the
-    script output.
-
-    """
-    url = config.get_main_option("sqlalchemy.url")
-    context.configure(
-        url=url, target_metadata=get_metadata(), literal_binds=True
-    )
-
+    """Emit SQL to standard output (`flask db upgrade --sql`) without connecting."""
+    url = get_engine().url.render_as_string(hide_password=False)
+    context.configure(url=url, target_metadata=get_metadata(), literal_binds=True,
+                      **{k: v for k, v in _configure_args().items()
+                         if k != "process_revision_directives"})
     with context.begin_transaction():
         context.run_migrations()
 
 
+def _set_sqlite_foreign_keys(connection, enabled):
+    # PRAGMA foreign_keys is ignored inside a transaction, so it goes straight to the driver
+    # connection, outside SQLAlchemy's transaction (pysqlite runs in autocommit mode here).
+    raw = connection.connection.driver_connection
+    raw.execute(f"PRAGMA foreign_keys = {'ON' if enabled else 'OFF'}")
+
+
 def run_migrations_online():
-    """Run migrations in 'online' mode.
-
-    In this scenario we need to create an Engine
-    and associate a connection with the context.
-
-    """
-
-    # this callback is used to prevent an auto-migration from being generated
-    # when there are no changes to the schema
-    # reference: http://alembic.zzzcomputing.com/en/latest/cookbook.html
-    def process_revision_directives(context, revision, directives):
-        if getattr(config.cmd_opts, 'autogenerate', False):
-            script = directives[0]
-            if script.upgrade_ops.is_empty():
-                directives[:] = []
-                logger.info('No changes in schema detected.')
-
-    conf_args = current_app.extensions['migrate'].configure_args
-    if conf_args.get("process_revision_directives") is None:
-        conf_args["process_revision_directives"] = process_revision_directives
-
-    connectable = get_engine()
-
-    with connectable.connect() as connection:
-        context.configure(
-            connection=connection,
-            target_metadata=get_metadata(),
-            **conf_args
-        )
-
-        with context.begin_transaction():
-            context.run_migrations()
+    engine = get_engine()
+    is_sqlite = engine.dialect.name == "sqlite"
+    with engine.connect() as connection:
+        if is_sqlite:
+            _set_sqlite_foreign_keys(connection, False)
+        try:
+            # SQLite can roll DDL back too (the engine emits BEGIN itself): one transaction
+            # for the whole upgrade, so a failed revision or the integrity check below undoes all.
+            context.configure(connection=connection, target_metadata=get_metadata(),
+                              transactional_ddl=True, **_configure_args())
+            with context.begin_transaction():
+                context.run_migrations()
+                if is_sqlite:
+                    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                    if broken:
+                        tables = sorted({row[0] for row in broken})
+                        raise RuntimeError(
+                            "migration left rows breaking foreign keys in: " + ", ".join(tables))
+        finally:
+            if is_sqlite:
+                _set_sqlite_foreign_keys(connection, True)
 
 
 if context.is_offline_mode():

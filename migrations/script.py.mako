@@ -4,6 +4,8 @@ Revision ID: ${up_revision}
 Revises: ${down_revision | comma,n}
 Create Date: ${create_date}
 
+Reviewed by hand before commit: a new NOT NULL column needs a server_default, SQLite changes go
+through batch_alter_table, and downgrade() must undo upgrade() (tests/test_migrations.py).
 """
 from alembic import op
 import sqlalchemy as sa

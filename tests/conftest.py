@@ -7,7 +7,10 @@ suite on PostgreSQL: a database of its own is created for the run and dropped at
 import os
 import re
 import secrets
+import time
+from urllib.parse import urlsplit
 
+import pyotp
 import pytest
 from sqlalchemy import create_engine, text
 
@@ -18,6 +21,8 @@ from config import TestingConfig
 PG_URL = os.environ.get("CAMPAIGN_TEST_DATABASE_URL", "")
 CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 DEFAULT_PASSWORD = "correct horse battery staple"
+#: the TOTP secret of every account `make_user` enrols (the default): `login` makes its codes
+TOTP_SECRET = pyotp.random_base32(length=32)
 
 
 def _admin_engine(url):
@@ -101,18 +106,26 @@ def csrf_token(html):
 
 @pytest.fixture
 def make_user(app):
-    """Factory: make_user(email, password=..., is_admin=False, roles=[(campaign_slug, role)])."""
+    """Factory: make_user(email, password=..., is_admin=False, roles=[(campaign_slug, role)]).
+
+    The account is enrolled in the second factor with TOTP_SECRET (no audit event, as if done
+    long ago), unless enrolled=False: then its first sign-in goes through enrolment.
+    """
+    from campaign.models.base import utcnow
     from campaign.services import accounts
     from campaign.services.campaigns import get_by_slug
 
     def make(email="staff@example.org", password=DEFAULT_PASSWORD, is_admin=False, roles=(),
-             active=True, locale=None, name=None):
+             active=True, locale=None, name=None, enrolled=True):
         with app.app_context():
             user = accounts.create_user(email, name or email.split("@")[0], password=password,
                                         is_admin=is_admin, locale=locale)
             for slug, role in roles:
                 accounts.grant(user, get_by_slug(slug), role, actor=None)
             user.is_active = active
+            if enrolled:
+                accounts.set_totp_secret(user, TOTP_SECRET)
+                user.totp_enrolled_at = utcnow()
             db.session.commit()
             return user.public_id
 
@@ -150,11 +163,47 @@ def make_campaign(app):
     return make
 
 
-def login(client, email, password=DEFAULT_PASSWORD, follow=False):
+def login(client, email, password=DEFAULT_PASSWORD, follow=False, secret=TOTP_SECRET):
+    """Sign in through both steps: the password, then (when the password step asks for it) a
+    fresh TOTP code made from `secret`. Returns the last response: a 302 after a full sign-in,
+    the sign-in page again (200) after a wrong password, a 302 to the enrolment page for an
+    account that is not enrolled, the code page (200) when the code is refused."""
     page = client.get("/login")
     token = csrf_token(page.text)
-    return client.post("/login", data={"email": email, "password": password, "csrf_token": token},
-                       follow_redirects=follow)
+    response = client.post("/login", data={"email": email, "password": password,
+                                           "csrf_token": token})
+    if response.status_code == 302 and urlsplit(response.headers["Location"]).path == "/login/code":
+        response = submit_code(client, totp_code(client.application, email, secret))
+    if follow and response.status_code == 302:
+        response = client.get(response.headers["Location"], follow_redirects=True)
+    return response
+
+
+def submit_code(client, code):
+    """POST a second-factor code (TOTP or recovery) on the code page."""
+    page = client.get("/login/code")
+    return client.post("/login/code", data={"code": code, "csrf_token": csrf_token(page.text)})
+
+
+def totp_code(app, email, secret=TOTP_SECRET):
+    """A TOTP code the server will accept for this account now: of the current time step, or
+    of the next one when the current one was used already (the server accepts one step of
+    drift); waits for the clock when both were used (a third sign-in within 30 seconds)."""
+    from sqlalchemy import select
+
+    from campaign.models import User
+    from campaign.services.accounts import TOTP_INTERVAL
+
+    with app.app_context():
+        last = db.session.execute(
+            select(User.totp_last_step).where(User.email == email.strip().lower())
+        ).scalar()
+    while True:
+        now = int(time.time() // TOTP_INTERVAL)
+        step = max(now, (last or 0) + 1)
+        if step <= now + 1:
+            return pyotp.TOTP(secret).generate_otp(step)
+        time.sleep(TOTP_INTERVAL - time.time() % TOTP_INTERVAL + 0.05)
 
 
 def post_form(client, url, data=None, page_url=None, follow=False):

@@ -1,9 +1,10 @@
-"""Forms for signing in, accepting an invitation and managing one's own account."""
+"""Forms for signing in (password, then second factor), enrolling, accepting an invitation and
+managing one's own account."""
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, SelectField, StringField
-from wtforms.validators import DataRequired, EqualTo, Length
+from wtforms.validators import DataRequired, EqualTo, Length, Regexp
 
 from ..forms import choice_list, acceptable_password, strip
 from ..i18n import LOCALE_LABELS
@@ -14,6 +15,27 @@ class LoginForm(FlaskForm):
                        filters=[strip], render_kw={"autocomplete": "username"})
     password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=128)],
                              render_kw={"autocomplete": "current-password"})
+
+
+class SecondFactorForm(FlaskForm):
+    """A 6-digit code from the authenticator app, or one of the recovery codes."""
+
+    code = StringField(_l("Code"), validators=[DataRequired(), Length(max=64)], filters=[strip],
+                       description=_l("The 6-digit code your authenticator app shows now, or one "
+                                      "of your recovery codes."),
+                       render_kw={"autocomplete": "one-time-code", "autocapitalize": "none",
+                                  "spellcheck": "false"})
+
+
+class EnrolForm(FlaskForm):
+    """The first code made from the new secret: it proves the app holds the right one."""
+
+    code = StringField(_l("Code from the app"),
+                       validators=[DataRequired(), Length(max=16),
+                                   Regexp(r"^\s*[0-9]{3}\s?[0-9]{3}\s*$",
+                                          message=_l("Type the 6 digits the app shows."))],
+                       filters=[strip],
+                       render_kw={"autocomplete": "one-time-code", "inputmode": "numeric"})
 
 
 class ChoosePasswordForm(FlaskForm):

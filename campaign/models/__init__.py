@@ -31,3 +31,7 @@ from .meetings import MeetingNote, MeetingNoteRevision  # noqa: E402
 from .statements import Statement  # noqa: E402
 
 __all__ += ["Action", "MeetingNote", "MeetingNoteRevision", "Statement"]
+
+from .tallies import TallyRelease  # noqa: E402
+
+__all__ += ["TallyRelease"]

@@ -1,6 +1,6 @@
-"""Staff accounts, their per-campaign roles, server-side sessions and invitations."""
+"""Staff accounts, their per-campaign roles, second factor, server-side sessions and invitations."""
 
-from sqlalchemy import Boolean, ForeignKey, String, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Integer, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
@@ -26,9 +26,20 @@ class User(db.Model):
     is_active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True, server_default="1")
     is_admin: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False, server_default="0")
     created_at = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    #: TOTP secret, AES-GCM under the key ring (associated data users|totp_secret|public_id);
+    #: set at the password step of a first sign-in, confirmed by a first code at enrolment
+    totp_secret_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
+    #: the last accepted TOTP time step (unix time // 30): a code of that step or an earlier one
+    #: is refused, so a code cannot be used twice
+    totp_last_step: Mapped[int | None] = mapped_column(Integer)
+    #: when the second factor was confirmed; None means not enrolled (no staff session possible)
+    totp_enrolled_at = mapped_column(UTCDateTime)
 
     memberships: Mapped[list["Membership"]] = relationship(
         back_populates="user", cascade="all, delete-orphan"
+    )
+    recovery_codes: Mapped[list["RecoveryCode"]] = relationship(
+        back_populates="user", cascade="all, delete-orphan", passive_deletes=True
     )
 
     # Flask-Login protocol
@@ -42,6 +53,10 @@ class User(db.Model):
 
     def get_id(self):
         return self.public_id
+
+    @property
+    def is_second_factor_enrolled(self):
+        return self.totp_enrolled_at is not None and self.totp_secret_ct is not None
 
     def roles_in(self, campaign):
         return {m.role for m in self.memberships if m.campaign_id == campaign.id}
@@ -94,3 +109,21 @@ class Invitation(db.Model):
     used_at = mapped_column(UTCDateTime)
 
     user: Mapped[User] = relationship()
+
+
+class RecoveryCode(db.Model):
+    """A single-use code that stands in for a TOTP code when the phone is lost.
+
+    Only the SHA-256 of the code is stored: each code carries 80 random bits, so a hash without
+    a slow function or a key is enough to make the stored value useless to whoever copies it.
+    """
+
+    __tablename__ = "recovery_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    created_at = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    used_at = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship(back_populates="recovery_codes")

@@ -1,21 +1,30 @@
-"""Staff accounts: passwords, server-side sessions, invitations and memberships. Flush, never commit."""
+"""Staff accounts: passwords, second factor, server-side sessions, invitations and memberships.
+
+Flush, never commit.
+"""
 
 import gzip
+import hashlib
+import hmac
+import secrets
+import time
 from datetime import timedelta
 from functools import lru_cache
 from importlib import resources
 
+import pyotp
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy.orm.attributes import set_committed_value
 
 from .. import audit
-from ..crypto import new_token, token_hash
+from ..crypto import aad_for, keyring, new_token, token_hash
 from ..extensions import db
 from ..models import Invitation, Membership, StaffSession, User
 from ..models.base import utcnow
-from ..models.users import ROLES
+from ..models.users import ROLES, RecoveryCode
 
 PASSWORD_MIN = 12
 PASSWORD_MAX = 128
@@ -71,6 +80,12 @@ def normalize_email(email):
     return (email or "").strip().lower()
 
 
+def get_user(public_id):
+    return db.session.execute(
+        select(User).where(User.public_id == str(public_id))
+    ).scalar_one_or_none()
+
+
 def get_user_by_email(email):
     return db.session.execute(
         select(User).where(User.email == normalize_email(email))
@@ -80,7 +95,9 @@ def get_user_by_email(email):
 def authenticate(email, password):
     """The user if the e-mail and password match an active account, else None.
 
-    An unknown address and a wrong password take the same path and the same time.
+    An unknown address and a wrong password take the same path and the same time. This is only
+    the first step: the sign-in is complete, and audited as `login`, after the second factor
+    (`check_second_factor` or `confirm_enrolment`).
     """
     user = get_user_by_email(email)
     stored = user.password_hash if user is not None and user.password_hash else _dummy_hash()
@@ -94,7 +111,6 @@ def authenticate(email, password):
         return None
     if _hasher_obj().check_needs_rehash(user.password_hash):
         user.password_hash = _hasher_obj().hash(password)
-    audit.record("login", actor=user, target=user)
     return user
 
 
@@ -113,6 +129,187 @@ def create_user(email, display_name, *, password=None, is_admin=False, locale=No
     audit.record("user_created", actor=actor, target=user,
                  details={"role": "admin" if is_admin else "staff"})
     return user
+
+
+# --- second factor (TOTP, RFC 6238, and recovery codes) -----------------------------------------
+# Every staff account enrols: the password step leaves a pending secret on the account, the
+# enrolment page shows it, and a first valid code confirms it. A code is accepted for the time
+# step before, at and after now (clock drift), and only for a step later than the last accepted
+# one, so a code cannot be replayed, not even by two requests racing each other.
+
+TOTP_DIGITS = 6
+TOTP_INTERVAL = 30
+TOTP_DRIFT_STEPS = 1
+RECOVERY_CODE_COUNT = 10
+#: recovery codes: 16 characters from 31 without look-alikes (no i, l, o, 0, 1): 79 random bits
+RECOVERY_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
+RECOVERY_CODE_LENGTH = 16
+TOTP_ISSUER = "Campaign"
+
+
+def _secret_aad(user):
+    return aad_for("users", "totp_secret", user.public_id)
+
+
+def set_totp_secret(user, secret=None):
+    """Store a (new) TOTP secret on the account, encrypted; returns it in clear.
+
+    The account is not enrolled until `confirm_enrolment` sees a code made from it.
+    """
+    secret = secret or pyotp.random_base32(length=32)  # 160 bits, as RFC 4226 recommends
+    user.totp_secret_ct = keyring().encrypt(secret, _secret_aad(user))
+    user.totp_last_step = None
+    user.totp_enrolled_at = None
+    return secret
+
+
+def totp_secret(user):
+    """The account's TOTP secret in clear, or None (DecryptionError if it was tampered with)."""
+    if user.totp_secret_ct is None:
+        return None
+    return keyring().decrypt(user.totp_secret_ct, _secret_aad(user)).decode()
+
+
+def prepare_enrolment(user):
+    """Make sure an account that is not enrolled has a pending secret (kept across visits, so a
+    reload does not invalidate what the phone already scanned). Returns it."""
+    if user.is_second_factor_enrolled:
+        raise AccountError("already_enrolled")
+    return totp_secret(user) or set_totp_secret(user)
+
+
+def provisioning_uri(user, secret):
+    """The otpauth:// URI authenticator apps read (from a QR code or a tap on a phone)."""
+    return pyotp.TOTP(secret, digits=TOTP_DIGITS, interval=TOTP_INTERVAL).provisioning_uri(
+        name=user.email, issuer_name=TOTP_ISSUER)
+
+
+def _current_step(now=None):
+    return int((time.time() if now is None else now) // TOTP_INTERVAL)
+
+
+def _normalize_totp(code):
+    digits = "".join((code or "").split())
+    return digits if len(digits) == TOTP_DIGITS and digits.isascii() and digits.isdigit() else None
+
+
+def _accept_totp(user, code, now=None):
+    """True when code is valid for a step not used yet; that step is then recorded atomically."""
+    code = _normalize_totp(code)
+    secret = totp_secret(user)
+    if code is None or secret is None:
+        return False
+    totp = pyotp.TOTP(secret, digits=TOTP_DIGITS, interval=TOTP_INTERVAL)
+    current = _current_step(now)
+    matched = None
+    for step in range(current - TOTP_DRIFT_STEPS, current + TOTP_DRIFT_STEPS + 1):
+        if hmac.compare_digest(totp.generate_otp(step), code):
+            matched = step
+    if matched is None:
+        return False
+    # A conditional UPDATE, not a read then a write: of two requests carrying the same code,
+    # only one can move the last step forward.
+    result = db.session.execute(
+        update(User)
+        .where(User.id == user.id,
+               or_(User.totp_last_step.is_(None), User.totp_last_step < matched))
+        .values(totp_last_step=matched)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        return False
+    set_committed_value(user, "totp_last_step", matched)
+    return True
+
+
+def _normalize_recovery(code):
+    return "".join(ch for ch in (code or "").lower() if ch.isalnum())
+
+
+def _recovery_hash(code):
+    return hashlib.sha256(_normalize_recovery(code).encode()).hexdigest()
+
+
+def _new_recovery_code():
+    raw = "".join(secrets.choice(RECOVERY_ALPHABET) for _ in range(RECOVERY_CODE_LENGTH))
+    return "-".join(raw[i:i + 4] for i in range(0, RECOVERY_CODE_LENGTH, 4))
+
+
+def _new_recovery_codes(user):
+    """Replace the account's recovery codes with fresh ones; returns them in clear (once)."""
+    db.session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
+    codes = [_new_recovery_code() for _ in range(RECOVERY_CODE_COUNT)]
+    db.session.add_all(RecoveryCode(user_id=user.id, code_hash=_recovery_hash(code))
+                       for code in codes)
+    db.session.flush()
+    return codes
+
+
+def _use_recovery_code(user, code):
+    normalized = _normalize_recovery(code)
+    if len(normalized) != RECOVERY_CODE_LENGTH:
+        return False
+    result = db.session.execute(
+        update(RecoveryCode)
+        .where(RecoveryCode.user_id == user.id,
+               RecoveryCode.code_hash == _recovery_hash(normalized),
+               RecoveryCode.used_at.is_(None))
+        .values(used_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
+
+
+def recovery_codes_left(user):
+    return db.session.execute(
+        select(func.count()).select_from(RecoveryCode)
+        .where(RecoveryCode.user_id == user.id, RecoveryCode.used_at.is_(None))
+    ).scalar_one()
+
+
+def confirm_enrolment(user, code, *, now=None):
+    """Enrol the account when code matches its pending secret, which completes the sign-in
+    (audited as `login`); returns the recovery codes, to be shown once.
+    AccountError('wrong_code') otherwise."""
+    if user.is_second_factor_enrolled:
+        raise AccountError("already_enrolled")
+    if not _accept_totp(user, code, now=now):
+        audit.record("second_factor_failed", actor=None, target=user,
+                     details={"reason": "enrolment"})
+        raise AccountError("wrong_code")
+    user.totp_enrolled_at = utcnow()
+    codes = _new_recovery_codes(user)
+    audit.record("second_factor_enrolled", actor=user, target=user)
+    audit.record("login", actor=user, target=user, details={"by": "totp"})
+    return codes
+
+
+def check_second_factor(user, code, *, now=None):
+    """Complete a sign-in: 'totp' or 'recovery_code' when code is a valid, unused code of this
+    enrolled account (audited as `login`), else None (audited as a failure)."""
+    method = None
+    if user.is_second_factor_enrolled:
+        if _normalize_totp(code) is not None:
+            method = "totp" if _accept_totp(user, code, now=now) else None
+        elif _use_recovery_code(user, code):
+            method = "recovery_code"
+    if method is None:
+        audit.record("second_factor_failed", actor=None, target=user, details={"reason": "code"})
+        return None
+    audit.record("login", actor=user, target=user, details={"by": method})
+    return method
+
+
+def reset_second_factor(user, *, actor):
+    """Forget the account's second factor and recovery codes and end its sessions: the next
+    sign-in goes through enrolment again."""
+    user.totp_secret_ct = None
+    user.totp_last_step = None
+    user.totp_enrolled_at = None
+    db.session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
+    end_all_sessions(user)
+    db.session.flush()
+    audit.record("second_factor_reset", actor=actor, target=user)
 
 
 # --- sessions ------------------------------------------------------------------------------------
