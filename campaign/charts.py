@@ -32,9 +32,11 @@ def _attrs(**attributes):
 
 def _tag(name, text=None, **attributes):
     """One element; `text` (escaped) makes it a container, else it is self-closing."""
+    attrs = _attrs(**attributes)
+    opening = Markup("<{} {}").format(name, attrs) if attrs else Markup("<{}").format(name)
     if text is None:
-        return Markup("<{} {}/>").format(name, _attrs(**attributes))
-    return Markup("<{0} {1}>{2}</{0}>").format(name, _attrs(**attributes), text)
+        return opening + Markup("/>")
+    return opening + Markup(">{}</{}>").format(text, name)
 
 
 def _svg(chart_id, title, desc, width, height, body):

@@ -10,14 +10,19 @@ from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnava
 from .extensions import db
 
 MESSAGES = {
-    400: (_l("Bad request"), _l("The request could not be understood. Please go back and try again.")),
+    400: (_l("Bad request"),
+          _l("The request could not be understood. Please go back and try again.")),
     403: (_l("Not allowed"), _l("You do not have permission to open this page.")),
     404: (_l("Page not found"), _l("This page does not exist or is not available to you.")),
     405: (_l("Not allowed"), _l("This action is not possible on this page.")),
     413: (_l("Too large"), _l("What you sent is larger than this site accepts.")),
-    429: (_l("Too many attempts"), _l("Too many attempts in a short time. Please wait a minute and try again.")),
-    500: (_l("Something went wrong"), _l("An error occurred on our side. Nothing you sent was shown to anyone. Please try again later.")),
-    503: (_l("Temporarily unavailable"), _l("The service is temporarily unavailable. Please try again in a few minutes.")),
+    429: (_l("Too many attempts"),
+          _l("Too many attempts in a short time. Please wait a minute and try again.")),
+    500: (_l("Something went wrong"),
+          _l("An error occurred on our side. Nothing you sent was shown to anyone. "
+             "Please try again later.")),
+    503: (_l("Temporarily unavailable"),
+          _l("The service is temporarily unavailable. Please try again in a few minutes.")),
 }
 FORM_EXPIRED = (_l("The form expired"), _l("The form expired, please submit it again."))
 #: seconds a client should wait before retrying when the database is unavailable
@@ -33,7 +38,8 @@ def init_app(app):
 
 
 def render_error(code, title=None, message=None):
-    default_title, default_message = MESSAGES.get(code, MESSAGES[500] if code >= 500 else MESSAGES[400])
+    fallback = MESSAGES[500] if code >= 500 else MESSAGES[400]
+    default_title, default_message = MESSAGES.get(code, fallback)
     return render_template("errors/error.html", code=code, title=title or default_title,
                            message=message or default_message), code
 

@@ -1,4 +1,4 @@
-"""Logging that cannot leak who took part: addresses, e-mails, tokens and query strings are redacted.
+"""Logging that cannot leak who took part: addresses, e-mails, tokens, query strings redacted.
 
 Redaction happens where every log record is born (a record factory), so it holds for any logger
 (the app's, werkzeug's, gunicorn's, a library's) whatever handlers are configured later. Handlers
@@ -68,8 +68,8 @@ def safe_traceback(exc_info):
         seen.add(id(error))
         frames = traceback.extract_tb(error.__traceback__)
         chunk = ["Traceback (most recent call last):"]
-        chunk += [f'  File "{f.filename}", line {f.lineno}, in {f.name}\n    {f.line or ""}'.rstrip()
-                  for f in frames]
+        chunk += [f'  File "{f.filename}", line {f.lineno}, in {f.name}\n    {f.line or ""}'
+                  .rstrip() for f in frames]
         chunk.append(f"{type(error).__module__}.{type(error).__qualname__} (message withheld)")
         lines = chunk + (["", "The above exception was the direct cause of, or happened while "
                           "handling, the following one:", ""] if lines else []) + lines

@@ -6,46 +6,57 @@ form data) and the status each kind of viewer must get. A new route that is not 
 `campaign.access.enforce_classification` (shown by `test_a_new_unclassified_route_is_refused`).
 
 Viewers: nobody signed in; an admin with no membership; an organizer and a rep of campaign A;
-a rep and an organizer of campaign B (another campaign); and a signer of A's petition holding
-the session their private link opened (to staff pages, a signer is nobody). Statuses: LOGIN
-means a 302 to the sign-in page; a 404 where existence itself would leak (a campaign one is not
-part of), a 403 otherwise (a page one may know about but not use).
+a rep and an organizer of campaign B (another campaign); a signer of A's petition and the
+author of a statement to A, each holding the session their private link opened (to everything
+but their own private page, they are nobody). Statuses: LOGIN means a 302 to the sign-in page;
+a 404 where existence itself would leak (a campaign one is not part of, a reps-only note shown
+to an organizer), a 403 otherwise (a page one may know about but not use).
 """
 
 import io
 import secrets
 import time
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from typing import Callable
 from urllib.parse import urlsplit
 
 import pytest
 from sqlalchemy import func, select, text
 
+import config
 from campaign import access, create_app, sessions
 from campaign.extensions import db
 from campaign.models import (
+    Action,
     AuditEvent,
     Campaign,
     ConsentEvent,
     ConsentText,
+    MeetingNote,
     Membership,
     OutboxMessage,
     Petition,
     Signature,
+    Statement,
     Unit,
     User,
 )
-import config
+from campaign.models.tallies import TallyRelease
 from tests.conftest import PG_URL, _admin_engine, csrf_token
 
-VIEWERS = ("anonymous", "admin", "organizer_a", "rep_a", "rep_b", "organizer_b", "signer_a")
+VIEWERS = ("anonymous", "admin", "organizer_a", "rep_a", "rep_b", "organizer_b", "signer_a",
+           "author_a")
+#: holders of a private link: to staff pages they are anonymous
+HOLDERS = ("signer_a", "author_a")
+STAFF_VIEWERS = len(VIEWERS) - len(HOLDERS)
 #: a 302 to the sign-in page
 LOGIN = "login"
 
 A, B, DRAFT = "camp-a", "camp-b", "camp-draft"
 PETITION, DRAFT_PETITION = "pet-a", "pet-draft"
 SIGNER_EMAIL = "signer@personal.example"
+AUTHOR_EMAIL = "author@personal.example"
 VIEWER_ACCOUNTS = {
     "admin": ("admin@example.org", True, ()),
     "organizer_a": ("organizer-a@example.org", False, ((A, "organizer"),)),
@@ -69,6 +80,12 @@ class World:
     petition_id: str = ""  # public id of the open petition
     link: str = ""  # raw private-link token of the signer's signature
     confirm: str = ""  # raw confirmation token of another, unconfirmed signature
+    statement: str = ""  # public id of a pending statement to A (public, shared with reps)
+    statement_link: str = ""  # raw private-link token of its author
+    note: str = ""  # public id of a reps-only meeting note of A
+    shared_note: str = ""  # public id of a note of A for reps and organizers
+    action: str = ""  # public id of an internal action of A
+    release: str = ""  # public id of a tally release of the open petition
 
     def format(self, text):
         return text.format(**vars(self))
@@ -99,12 +116,14 @@ def _target_is_active():
 
 
 def _petition_title():
-    return db.session.execute(select(Petition.title_en).where(Petition.slug == PETITION)).scalar_one()
+    return db.session.execute(
+        select(Petition.title_en).where(Petition.slug == PETITION)).scalar_one()
 
 
 def _signer_signature():
     return db.session.execute(
-        select(Signature).where(Signature.source == "online").order_by(Signature.id)).scalars().first()
+        select(Signature).where(Signature.source == "online").order_by(Signature.id)
+    ).scalars().first()
 
 
 def _signer_withdrawn_on():
@@ -115,6 +134,26 @@ def _confirmed_count():
     return db.session.execute(
         select(func.count()).select_from(Signature).where(Signature.confirmed_on.is_not(None))
     ).scalar_one()
+
+
+def _statement_field(name):
+    return lambda: db.session.execute(
+        select(getattr(Statement, name)).order_by(Statement.id)).scalars().first()
+
+
+def _shared_note_title():
+    return db.session.execute(
+        select(MeetingNote.title).where(MeetingNote.visibility == "reps_and_organizers")
+    ).scalar_one()
+
+
+def _action_title():
+    return db.session.execute(select(Action.title_en).order_by(Action.id)).scalars().first()
+
+
+def _release_published():
+    return db.session.execute(
+        select(TallyRelease.is_published).order_by(TallyRelease.id)).scalars().first()
 
 
 def _audited(action):
@@ -137,8 +176,9 @@ class Case:
     """One request to an endpoint and the status each viewer must get.
 
     `expect` lists the staff-side viewers in VIEWERS order (anonymous to organizer_b); the signer
-    gets `signer`, or what anonymous gets when it is None. Strings in the URL and the form data
-    name fields of World in braces; a callable form value is called for each request (files).
+    and the author get `signer` and `author`, or what anonymous gets when None. Strings in the URL
+    and the form data name fields of World in braces; a callable form value is called for each
+    request (files).
     """
 
     url: str
@@ -147,6 +187,7 @@ class Case:
     data: dict = field(default_factory=dict)
     label: str = ""
     signer: object = None
+    author: object = None
     #: a snapshot of what the request may change (read in an app context): it must change
     #: exactly when the viewer is allowed (a status below 400), and never when `writes` is False
     stored: Callable | None = None
@@ -155,11 +196,12 @@ class Case:
     changes_session: bool = False
 
     def __post_init__(self):
-        assert len(self.expect) == len(VIEWERS) - 1, self
+        assert len(self.expect) == STAFF_VIEWERS, self
 
     def expected(self, viewer):
-        if viewer == "signer_a":
-            return self.expect[0] if self.signer is None else self.signer
+        if viewer in HOLDERS:
+            own = self.signer if viewer == "signer_a" else self.author
+            return self.expect[0] if own is None else own
         return self.expect[VIEWERS.index(viewer)]
 
     @property
@@ -176,9 +218,6 @@ class Case:
                 for name, value in self.data.items()}
 
 
-STAFF_VIEWERS = len(VIEWERS) - 1
-
-
 def everyone(status):
     return (status,) * STAFF_VIEWERS
 
@@ -187,9 +226,9 @@ def staff_only(status):
     return (LOGIN,) + (status,) * (STAFF_VIEWERS - 1)
 
 
-def holder_only(status):
-    """A signer's private page: only the holder of the private-link session gets `status`."""
-    return {"expect": everyone(403), "signer": status}
+def holder_only(status, holder="signer"):
+    """A private page: only the holder of that private-link session gets `status`."""
+    return {"expect": everyone(403), holder: status}
 
 
 #: (anonymous, admin, organizer_a, rep_a, rep_b, organizer_b)
@@ -201,6 +240,16 @@ MEMBERS_A = (LOGIN, 200, 200, 200, 404, 404)
 REP_A = (LOGIN, 403, 403, 200, 404, 404)
 REP_A_WRITE = (LOGIN, 403, 403, 302, 404, 404)
 PETITIONS_A = "/staff/campaigns/{a}/petitions"
+TALLIES_A = PETITIONS_A + "/{petition}/tallies"
+STATEMENTS_A = "/staff/campaigns/{a}/statements"
+NOTES_A = "/staff/campaigns/{a}/notes"
+ACTIONS_A = "/staff/campaigns/{a}/actions"
+#: the campaign's reps and organizers, not admins
+TEAM_A = (LOGIN, 403, 200, 200, 404, 404)
+TEAM_A_WRITE = (LOGIN, 403, 302, 302, 404, 404)
+ORGANIZER_A_WRITE = (LOGIN, 403, 302, 403, 404, 404)
+#: what only reps may know exists (a reps-only note): hidden from the organizer too
+REP_A_HIDDEN = (LOGIN, 403, 404, 200, 404, 404)
 
 NEW_CAMPAIGN = {"slug": "camp-new", "title_en": "New campaign", "employer": "Example Corp",
                 "status": "draft", "retention_days": "180", "tally_threshold": "10"}
@@ -211,6 +260,16 @@ NEW_SIGNATURE = {"name": "New Signer", "email": "new.signer@personal.example",
                  "version_contact": "1"}
 PETITION_FIELDS = {"title_en": "Petition renamed", "status": "open", "verification": "none",
                    "refresh_minutes": "15"}
+STATEMENT_VERSIONS = {"version_publish": "1", "version_publish_named": "1",
+                      "version_share_with_reps": "1"}
+NEW_STATEMENT = {"text": "What I want to say.", "language": "en", "publication": "reps_only",
+                 **STATEMENT_VERSIONS}
+NOTE_FIELDS = {"title": "Works council renamed", "held_on": "2026-11-20", "kind": "works_council",
+               "visibility": "reps_and_organizers"}
+ACTION_FIELDS = {"kind": "rally", "happens_on": "2026-12-01", "title_en": "Rally renamed",
+                 "visibility": "internal"}
+EXPORT = {"release": "{release}", "by": "site", "period": "week", "format": "csv",
+          "language": "en"}
 
 MATRIX = {
     "static": (Case("/static/css/app.css", everyone(200)),),
@@ -406,6 +465,120 @@ MATRIX = {
                    "batch-file": lambda: (io.BytesIO(b"name\nPaper One\n"), "batch.csv")},
              stored=_count(Signature)),
     ),
+    # --- tallies: the suppressed figures for the campaign's team; organizers release them ---
+    "tallies.dashboard": (
+        Case(TALLIES_A + "/", TEAM_A),
+        Case("/staff/campaigns/{b}/petitions/{petition}/tallies/", (LOGIN, 403, 404, 404, 404, 404),
+             label="via-b"),
+    ),
+    "tallies.take_release": (
+        Case(TALLIES_A + "/releases", ORGANIZER_A_WRITE, method="POST",
+             data={"new_series": ""}, stored=_count(TallyRelease)),
+    ),
+    "tallies.publish": (
+        Case(TALLIES_A + "/releases/{release}/publish", ORGANIZER_A_WRITE, method="POST",
+             stored=_release_published),
+    ),
+    "tallies.export": (
+        Case(TALLIES_A + "/export", (LOGIN, 403, 200, 200, 404, 404), method="POST", data=EXPORT,
+             stored=_audited("tally_exported")),
+    ),
+    # --- statements: public pages and the author's private page ---
+    "statements.published": (
+        Case("/c/{a}/statements", everyone(200)),
+        Case("/c/{draft}/statements", everyone(404), label="draft"),
+    ),
+    "statements.submit": (
+        Case("/c/{a}/statements/new", everyone(200)),
+        Case("/c/{a}/statements/new", everyone(200), method="POST", data=NEW_STATEMENT,
+             stored=_count(Statement)),
+        Case("/c/{draft}/statements/new", everyone(404), method="POST", data=NEW_STATEMENT,
+             label="draft", stored=_count(Statement)),
+    ),
+    "statements.calendar": (
+        Case("/c/{a}/actions.ics", everyone(200)),
+        Case("/c/{draft}/actions.ics", everyone(404), label="draft"),
+    ),
+    "statements.me": (Case("/my-statement", **holder_only(200, "author")),),
+    "statements.download": (Case("/my-statement/data.json", **holder_only(200, "author")),),
+    "statements.change_choices": (
+        Case("/my-statement/choices", method="POST",
+             data={"publication": "reps_only", **STATEMENT_VERSIONS},
+             stored=_count(ConsentEvent), **holder_only(302, "author")),
+    ),
+    "statements.withdraw": (
+        Case("/my-statement/withdraw", method="POST", stored=_statement_field("status"),
+             **holder_only(302, "author")),
+    ),
+    "statements.erase": (
+        Case("/my-statement/erase", method="POST", stored=_count(Statement),
+             **holder_only(200, "author")),
+    ),
+    # --- statements, meeting notes and actions: staff pages ---
+    "voices_staff.statements": (Case(STATEMENTS_A, TEAM_A),),
+    "voices_staff.statement": (
+        # Opening it shows the author's name to a rep (they shared it): audited, reps only.
+        Case(STATEMENTS_A + "/{statement}", REP_A, stored=_audited("identities_viewed")),
+        Case("/staff/campaigns/{b}/statements/{statement}", (LOGIN, 403, 404, 404, 404, 403),
+             label="via-b", stored=_audited("identities_viewed")),
+    ),
+    "voices_staff.publish": (
+        Case(STATEMENTS_A + "/{statement}/publish", REP_A_WRITE, method="POST",
+             data={"redacted_text": "What I want to say, redacted."},
+             stored=_statement_field("status")),
+    ),
+    "voices_staff.reject": (
+        Case(STATEMENTS_A + "/{statement}/reject", REP_A_WRITE, method="POST",
+             data={"reject-reason": "off_topic"}, stored=_statement_field("status")),
+    ),
+    "voices_staff.translate": (
+        Case(STATEMENTS_A + "/{statement}/translation", REP_A_WRITE, method="POST",
+             data={"translation-translation": "Ce que je veux dire."},
+             stored=_statement_field("translation")),
+    ),
+    "voices_staff.notes": (Case(NOTES_A, TEAM_A),),
+    "voices_staff.new_note": (
+        Case(NOTES_A + "/new", REP_A),
+        Case(NOTES_A + "/new", REP_A_WRITE, method="POST", data=NOTE_FIELDS,
+             stored=_count(MeetingNote)),
+    ),
+    "voices_staff.note": (
+        Case(NOTES_A + "/{note}", REP_A_HIDDEN),
+        Case(NOTES_A + "/{shared_note}", TEAM_A, label="shared"),
+    ),
+    "voices_staff.edit_note": (
+        Case(NOTES_A + "/{shared_note}/edit", REP_A),
+        Case(NOTES_A + "/{note}/edit", REP_A_HIDDEN, label="reps-only"),
+        Case(NOTES_A + "/{shared_note}/edit", REP_A_WRITE, method="POST", data=NOTE_FIELDS,
+             stored=_shared_note_title),
+    ),
+    # Earlier revisions may hold what was reps-only at the time: reps only.
+    "voices_staff.revisions": (
+        Case(NOTES_A + "/{shared_note}/revisions", REP_A),
+        Case(NOTES_A + "/{note}/revisions", REP_A_HIDDEN, label="reps-only"),
+    ),
+    "voices_staff.revision": (
+        Case(NOTES_A + "/{shared_note}/revisions/0", REP_A),
+        Case(NOTES_A + "/{shared_note}/revisions/7", (LOGIN, 403, 403, 404, 404, 404),
+             label="unknown"),
+    ),
+    "voices_staff.revision_diff": (Case(NOTES_A + "/{shared_note}/revisions/0/diff", REP_A),),
+    "voices_staff.actions": (Case(ACTIONS_A, TEAM_A),),
+    "voices_staff.new_action": (
+        Case(ACTIONS_A + "/new", TEAM_A),
+        Case(ACTIONS_A + "/new", TEAM_A_WRITE, method="POST", data=ACTION_FIELDS,
+             stored=_count(Action)),
+    ),
+    "voices_staff.edit_action": (
+        Case(ACTIONS_A + "/{action}/edit", TEAM_A),
+        Case(ACTIONS_A + "/{action}/edit", TEAM_A_WRITE, method="POST", data=ACTION_FIELDS,
+             stored=_action_title),
+        Case("/staff/campaigns/{b}/actions/{action}/edit", (LOGIN, 403, 404, 404, 404, 404),
+             method="POST", data=ACTION_FIELDS, label="via-b", stored=_action_title),
+    ),
+    "voices_staff.delete_action": (
+        Case(ACTIONS_A + "/{action}/delete", TEAM_A_WRITE, method="POST", stored=_count(Action)),
+    ),
 }
 
 #: where the code does not (yet) do what DESIGN.md says: strict, so a fix makes the run fail
@@ -453,12 +626,16 @@ def unmatrixed_endpoints(app):
 
 def build_world(app):
     """Campaigns A and B (active) and a draft one, each with a unit; in A an open and a draft
-    petition, a signature whose private link the signer holds and an unconfirmed one; a target
-    rep of A for the admin pages and a pending invitation."""
+    petition, a signature whose private link the signer holds and an unconfirmed one, a tally
+    release, a statement whose private link the author holds, a reps-only and a shared meeting
+    note, an internal action; a target rep of A for the admin pages and a pending invitation."""
     from campaign.crypto import new_token, token_hash
-    from campaign.services import accounts, campaigns
+    from campaign.models.base import utcnow
+    from campaign.models.statements import PUBLIC_ANONYMOUS
+    from campaign.models.tallies import RELEASE_ON_DEMAND
+    from campaign.services import accounts, campaigns, meetings, signatures, statements, tallies
+    from campaign.services import actions as action_service
     from campaign.services import petitions as petition_service
-    from campaign.services import signatures
 
     links = signatures.Links(private=lambda token: f"http://localhost/s/{token}",
                              confirm=lambda token: f"http://localhost/confirm/{token}",
@@ -488,6 +665,22 @@ def build_world(app):
         world.confirm = new_token()
         pending.signature.confirm_hash = token_hash(world.confirm)
         pending.signature.confirmed_on = None
+        # Taken an hour ago, so an organizer may take the next one now.
+        release = tallies.take_release(petition, kind=RELEASE_ON_DEMAND,
+                                       now=utcnow() - timedelta(hours=1)).release
+        statement, world.statement_link = statements.submit(
+            campaign_a, statements.StatementInput(
+                text="What I want to say.", language="en", name="Author Person",
+                email=AUTHOR_EMAIL, publication=PUBLIC_ANONYMOUS, share_with_reps=True,
+                locale="en"),
+            link_for=lambda token: f"http://localhost/s/{token}")
+        notes = [meetings.create_note(campaign_a, actor=None, title=f"Meeting {visibility}",
+                                      held_on=date(2026, 11, 20), kind="works_council",
+                                      visibility=visibility)
+                 for visibility in ("reps_only", "reps_and_organizers")]
+        action = action_service.create_action(campaign_a, actor=None, kind="rally",
+                                              happens_on=date(2026, 12, 1), title_en="Rally",
+                                              visibility="internal")
         target = accounts.create_user("target@example.org", "Target")
         accounts.grant(target, campaign_a, "rep", actor=None)
         _invited, world.invitation = accounts.invite("invitee@example.org", "Invitee", actor=None)
@@ -495,17 +688,22 @@ def build_world(app):
         world.target = target.public_id
         world.petition_id = petition.public_id
         world.link = signed.token
+        world.release = release.public_id
+        world.statement = statement.public_id
+        world.note, world.shared_note = (note.public_id for note in notes)
+        world.action = action.public_id
     return world
 
 
 def sign_in(app, client, viewer, world):
     """Open a real session for the viewer: a staff session (without a password: sign-in is
-    tested elsewhere), or for the signer the session their private link opens."""
+    tested elsewhere), or for a signer or an author the session their private link opens."""
     if viewer == "anonymous":
         return None
-    if viewer == "signer_a":
-        assert client.get(f"/s/{world.link}").status_code == 302
-        return SIGNER_EMAIL
+    if viewer in HOLDERS:
+        link = world.link if viewer == "signer_a" else world.statement_link
+        assert client.get(f"/s/{link}").status_code == 302
+        return SIGNER_EMAIL if viewer == "signer_a" else AUTHOR_EMAIL
     from campaign.services import accounts
     from campaign.services.campaigns import get_by_slug
 

@@ -1,4 +1,4 @@
-"""Error pages: one bilingual template, the request's language, no trace, 503 when the database fails."""
+"""Error pages: one template, in the request's language, no trace; a 503 without the database."""
 
 import sqlite3
 import time

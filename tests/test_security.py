@@ -1,4 +1,4 @@
-"""The security baseline of SECURITY.md: headers on every route, CSRF, cookies, redirects, origins, logs."""
+"""The security baseline of SECURITY.md: headers, CSRF, cookies, redirects, origins and logs."""
 
 import logging
 import secrets

@@ -147,6 +147,7 @@ def test_the_next_page_survives_the_second_step(client, make_user):
 
 
 def test_a_wrong_code_is_refused_and_audited(app, client, make_user):
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
     make_user("rep@example.org")
     password_step(client, "rep@example.org")
     good = totp_code(app, "rep@example.org")
@@ -159,6 +160,7 @@ def test_a_wrong_code_is_refused_and_audited(app, client, make_user):
 
 
 def test_a_replayed_code_is_refused(app, client, make_user):
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
     make_user("rep@example.org")
     password_step(client, "rep@example.org")
     code = totp_code(app, "rep@example.org")
@@ -166,6 +168,7 @@ def test_a_replayed_code_is_refused(app, client, make_user):
     logout(client)
 
     other = app.test_client()  # the same code, seen over a shoulder, tried from elsewhere
+    other.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
     assert location(password_step(other, "rep@example.org")) == "/login/code"
     replay = submit_code(other, code)
     assert replay.status_code == 200 and "already used" in replay.text
@@ -189,7 +192,29 @@ def test_a_code_of_an_earlier_step_than_the_last_used_is_refused(app, make_user)
         db.session.rollback()
 
 
+def test_of_two_requests_racing_with_the_same_code_only_one_wins(app, make_user):
+    """The second request read the account before the first one recorded the step: the
+    conditional UPDATE still refuses it."""
+    public_id = make_user("rep@example.org")
+    code = pyotp.TOTP(TOTP_SECRET).now()
+    with app.app_context():
+        late = accounts.get_user(public_id)  # read before the other request commits
+        assert late.totp_last_step is None
+        db.session.expunge(late)
+        db.session.rollback()
+    with app.app_context():
+        assert accounts.check_second_factor(accounts.get_user(public_id), code) == "totp"
+        db.session.commit()
+    with app.app_context():
+        db.session.add(late)  # its stale state still says no step was used
+        assert late.totp_last_step is None
+        assert accounts.check_second_factor(late, code) is None
+        db.session.commit()
+    assert audit_actions(app).count("login") == 1
+
+
 def test_the_pending_login_expires_after_five_minutes(app, client, make_user):
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
     make_user("rep@example.org")
     password_step(client, "rep@example.org")
     with client.session_transaction() as session:

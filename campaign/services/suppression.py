@@ -1,63 +1,71 @@
-"""Small-cell suppression, rounding and release differencing for anonymized tallies (pure, stdlib only).
+"""Small-cell suppression, rounding and release differencing for anonymized tallies (stdlib only).
 
-This module knows nothing about the database: the tally service runs its ``GROUP BY`` queries and hands
-the counts over; what comes back says, entry by entry, what may be published.
+This module knows nothing about the database: the tally service runs its ``GROUP BY`` queries and
+hands the counts over; what comes back says, entry by entry, what may be published.
 
 Public API
 ==========
 
 ``Line(key, label="", headcount=None)``
-    A row or column of the table: a site or a department (``key`` is the unit's stable code, the same
-    in every release; ``headcount`` is the organizers' estimate of the unit's size, or ``None``).
+    A row or column of the table: a site or a department. ``key`` is the unit's stable code, the
+    same in every release; ``headcount`` the organizers' estimate of the unit's size, or ``None``.
 
 ``tabulate(counts, rows, columns=None, *, threshold=10, min_unit_size=20, min_total=30,
 rounding_base=5) -> Release``
-    One table, checked on its own. ``counts`` maps ``row_key -> n`` (one dimension, ``columns=None``)
-    or ``(row_key, column_key) -> n`` (two dimensions); missing keys count 0, unknown keys are an error.
+    One table, checked on its own. ``counts`` maps ``row_key -> n`` (one dimension,
+    ``columns=None``) or ``(row_key, column_key) -> n`` (two dimensions); a missing key counts 0,
+    an unknown key is an error.
 
 ``check_against_previous(new_release, previous_releases) -> Release``
-    The same table checked against every earlier release of it (the ledger, as ``Release`` objects,
-    e.g. rebuilt with ``Release.from_ledger``). Returns a safer release (more suppression) or one with
-    ``deferred=True`` and a ``defer_reason``, which must not be published at all.
+    The same table checked against every earlier release of it (the ledger, as ``Release``
+    objects, e.g. rebuilt with ``Release.from_ledger``). Returns a safer release (more
+    suppression) or one with ``deferred=True`` and a ``defer_reason``: that one must not be
+    published at all (``to_dict()`` refuses).
 
 ``Release``
     ``entries`` (every cell and margin, as ``Entry``), ``get(row=None, column=None)``, ``total``,
     ``rows`` / ``columns`` (the lines shown, the merged "other" line last), ``merged_rows`` /
     ``merged_columns`` (units folded into "other"), ``deferred`` / ``defer_reason``,
-    ``is_breakdown_published``, ``to_dict()`` (JSON for publication: no true count, coarse reasons),
-    ``to_ledger()`` / ``Release.from_ledger(data)`` (server-side record WITH the true counts).
+    ``is_breakdown_published``, ``to_dict()`` (JSON for publication: no true count, coarse
+    reasons), ``to_ledger()`` / ``Release.from_ledger(data)`` (server-side record WITH the true
+    counts).
 
 ``Entry``
-    ``kind`` (``cell``, ``row_total``, ``column_total``, ``total``), ``row``, ``column``, ``value``
-    (published rounded count, or ``None``), ``reason`` (why it is ``None``), ``percent``,
-    ``public_reason``.
+    ``kind`` (``cell``, ``row_total``, ``column_total``, ``total``), ``row``, ``column``,
+    ``value`` (published rounded count, or ``None``), ``reason`` (why it is ``None``),
+    ``percent``, ``public_reason``.
 
-In one dimension the units are ``cell`` entries (``column`` is ``None``) and the only margin is the
-total. In two dimensions a row total has ``column=None``, a column total ``row=None``.
+``round_to_base(n, base=5)``
+    The rounding rule below.
+
+In one dimension the units are ``cell`` entries (``column`` is ``None``) and the only margin is
+the total. In two dimensions a row total has ``column=None``, a column total ``row=None``.
 
 The pipeline
 ============
 
 1. **Threshold.** ``k = max(threshold, 5)``: a campaign can raise it, nobody can lower it below 5.
-2. **Small units are merged.** A unit whose headcount is known and below ``min_unit_size`` is folded,
-   before anything else, into one ``"__other__"`` line per dimension (its headcount is the sum of theirs).
-   The merged units are listed with reason ``other``. An "other" line that is itself still below the
-   minimum size is sensitive as a whole: all its entries are hidden (reason ``primary``).
-3. **Minimum total.** When the grand total is below ``min_total`` nothing is broken down: only the
-   total is published (rounded), every other entry has reason ``below_minimum_total``.
-4. **Primary suppression.** An entry is sensitive when ``count < k`` (0 included: "nobody in this team
-   signed" is as revealing as "one person did"), or when its unit's headcount is known and
-   ``headcount - count < k`` (a unit of 25 where 25 signed, of 30 where 29 did). Headcounts are known
-   for one-dimension units and for row / column totals; a two-dimension cell has none.
-5. **Secondary suppression** (see "Why it is safe"): more entries, margins included, are hidden until
-   no hidden entry can be recomputed from what is published.
+2. **Small units are merged.** A unit whose headcount is known and below ``min_unit_size`` is
+   folded, before anything else, into one ``"__other__"`` line per dimension (whose headcount is
+   the sum of theirs). The merged units are listed with reason ``other``. An "other" line that is
+   itself still below the minimum size is sensitive as a whole: all its entries are hidden
+   (reason ``primary``).
+3. **Minimum total.** When the grand total is below ``min_total`` nothing is broken down: only
+   the total is published (rounded), every other entry has reason ``below_minimum_total``.
+4. **Primary suppression.** An entry is sensitive when ``count < k`` (0 included: "nobody in this
+   team signed" is as revealing as "one person did"), or when its unit's headcount is known and
+   ``headcount - count < k`` (a unit of 25 where 25 signed, of 30 where 29 did). Headcounts are
+   known for one-dimension units and for row / column totals; a two-dimension cell has none.
+5. **Secondary suppression** (see "Why it is safe"): more entries, margins included, are hidden
+   until no hidden entry can be recomputed from what is published.
 6. **Rounding.** Every published count is rounded to the nearest multiple of ``rounding_base``
-   (default 5; halves round up, which cannot happen with an odd base). Counts 1-4 are never published
-   anyway since k >= 5. Margins and the total are computed from the TRUE counts and then rounded, so a
-   published margin need not equal the sum of the published cells of its line: this is deliberate.
-7. **Percentages** are given only for published entries whose unit headcount is known, computed from
-   the *rounded* value (``round(100 * value / headcount)``, at most 100), so they reveal nothing the
-   rounded value does not.
+   (default 5; a half rounds up, which cannot happen with an odd base). Counts 1-4 are never
+   published anyway since k >= 5. Margins and the total are computed from the TRUE counts and
+   then rounded, so a published margin need not equal the sum of the published cells of its
+   line: this is deliberate.
+7. **Percentages** are given only for published entries whose unit headcount is known, computed
+   from the *rounded* value (``round(100 * value / headcount)``, at most 100), so they reveal
+   nothing the rounded value does not.
 
 The grand total is always published (rounded): it is the petition's public count, shown elsewhere
 anyway, so hiding it would protect nothing. Tabulate only sets of signatures whose total is public.
@@ -65,33 +73,34 @@ anyway, so hiding it would protect nothing. Tabulate only sets of signatures who
 Why it is safe (single release)
 ===============================
 
-Margins are entries of the table like any other, and can be hidden. Write a two-dimension table with
-its margins as an (R+1) x (C+1) grid: cell (i, j) holds ``x[i][j]``, the margin column holds
+Margins are entries of the table like any other, and can be hidden. Write a two-dimension table
+with its margins as an (R+1) x (C+1) grid: cell (i, j) holds ``x[i][j]``, the margin column
 ``-row_total[i]``, the margin row ``-column_total[j]``, the corner the grand total; every line of
-this grid then sums to 0. Each entry is an edge between its row node and its column node of a
-bipartite graph (one dimension: two nodes, and each unit is an edge between them). Published entries
-are known; the hidden ones are unknowns whose sums around every node are known.
+this grid sums to 0. Each entry is an edge between its row node and its column node of a
+bipartite graph (one dimension: two nodes, each unit an edge between them). Published entries are
+known; the hidden ones are unknowns whose sum around every node is known.
 
-Adding +1 / -1 alternately around a cycle of hidden edges keeps every node sum, so it yields another
-table consistent with everything published. The attacker also knows that counts are >= 0 and that a
-unit's total cannot exceed its headcount, so a step is usable only if it keeps each count within
-those bounds. **A hidden entry is protected when it lies on such a cycle in which every step stays
-within bounds**: then it admits at least two values. For one release this test is exact (bounds on a
-network matrix: the difference between two solutions decomposes into conformal cycles, the first of
-which is a usable step), and it is checked with a reachability search in the graph of usable steps.
+Adding +1 / -1 alternately around a cycle of hidden edges keeps every node sum, so it yields
+another table consistent with everything published. The attacker also knows that counts are >= 0
+and that a unit's total cannot exceed its headcount (taken as at least the true count, in case the
+estimate is low), so a step is usable only if it keeps each count within those bounds. **A hidden
+entry is protected when it lies on such a cycle in which every step stays within bounds**: then
+it admits at least two values. For one release this test is exact (bounds on a network matrix:
+the difference between two solutions decomposes into conformal cycles, the first of which is a
+usable step), and it is checked with a reachability search in the graph of usable steps.
 
 Secondary suppression: while some hidden entry is unprotected, find the cheapest chain of entries
-that closes a usable cycle through it (Dijkstra, where an already hidden entry costs 0, a published
-cell costs its count + 1 and a margin costs more than all cells together, so cells are sacrificed
-first) and hide that chain. Every entry of the chain lies on the new cycle, so it is protected too,
-and hiding more never unprotects anything: the loop ends, and at the end every hidden entry is
-protected. The simple "every line holds 0 or >= 2 hidden entries" rule is a consequence, not the test:
-on its own it is not enough (two hidden cycles joined by one hidden cell leave that cell computable).
-If a sensitive entry cannot be protected even with everything else hidden, it is determined by the
-public total and the headcounts alone; then only the total is published.
+that closes a usable cycle through it (Dijkstra, where an already hidden entry costs 0, a
+published cell its count + 1 and a margin more than all cells together, so cells are sacrificed
+first) and hide that chain. Every entry of the chain lies on the new cycle, so it is protected
+too, and hiding more never unprotects anything: the loop ends with every hidden entry protected.
+"Every line holds 0 or >= 2 hidden entries" follows, but is not the test: on its own it is not
+enough (two hidden cycles joined by one hidden cell leave that cell computable). If a sensitive
+entry cannot be protected even with everything else hidden, the public total and the headcounts
+alone determine it; then only the total is published.
 
-The attacker assumed here knows the TRUE value of every published entry (stronger than the rounded
-values really published) and every unit headcount.
+The attacker assumed here knows the TRUE value of every published entry (stronger than the
+rounded values really published) and every unit headcount.
 
 Releases over time (``check_against_previous``)
 ===============================================
@@ -99,45 +108,49 @@ Releases over time (``check_against_previous``)
 A tally is published again and again; two releases together must not reveal what each hides. The
 check needs the true counts of earlier releases, hence ``to_ledger()``.
 
-* **Structure.** Releases are compared entry by entry, so they must have the same lines and the same
-  merged units. Otherwise the new release is deferred (``structure_changed``): the tally service
-  decides, explicitly, whether to start a new series.
-* **Small differences** (the rule asked for, and proved by construction): for every previous release
+* **Structure.** Releases are compared entry by entry, so they must have the same lines and the
+  same merged units. Otherwise the new release is deferred (``structure_changed``): the tally
+  service decides, explicitly, whether to start a new series.
+* **Small differences** (the rule asked for, proved by construction): for every previous release
   and every entry published now, the difference between the true counts is 0 or at least ``k``
-  (the larger of both releases' thresholds). An entry that moved by 1 to k-1 is hidden (reason
-  ``release_difference``). The grand total cannot be hidden, so if it moved by 1 to k-1 the release
-  is deferred (``total_difference``): tallies then refresh only once at least k signatures changed.
-  Hence two releases that differ by one signature are never both published.
-* **No recomputation across releases.** Compared with two releases, an attacker can reason on the
-  changes: "this row total did not move and signatures only accumulate, so none of its cells moved,
-  so this cell hidden now is still the 12 published last time", which can make a partner useless and
+  (the largest threshold of the releases compared). An entry that moved by 1 to k-1 is hidden
+  (reason ``release_difference``). The grand total cannot be hidden, so if it moved by 1 to k-1
+  the release is deferred (``total_difference``): tallies refresh only once at least k
+  signatures changed. Hence two releases that differ by one signature are never both published.
+* **No recomputation across releases.** With two releases an attacker can reason on changes:
+  "this row total did not move and signatures only accumulate, so none of its cells moved, so
+  this cell hidden now is still the 12 published last time", which can make a partner useless and
   the cell it protects computable. The attacker assumed here knows, on top of the above, the TRUE
-  counts of every entry of every previous release (hidden ones too) and that no signature was
-  withdrawn since (counts never decrease). A hidden entry is protected when it lies on a usable cycle
-  of one of two kinds:
+  value of everything published in every previous release and that no signature was withdrawn
+  since (counts never decrease). A hidden entry is protected when it lies on a usable cycle of
+  one of two kinds:
 
   - (A) a cycle of entries hidden now, where a step may only lower a count that grew since every
-    previous release (the earlier tables stay as they were and the new one moves: still consistent);
-  - (B) a cycle of entries hidden now AND in every previous release, usable in each of them (all
-    releases move together: every change between releases stays the same).
+    previous release: the earlier tables stay exactly as they were and only the new one moves,
+    so this holds even against an attacker who knows the earlier tables completely;
+  - (B) a cycle of entries hidden now AND in every previous release, usable in each of them: all
+    releases move together, so every change between releases stays the same.
 
-  An entry hidden now whose count moved by 1 to k-1 since a previous release must be protected by a
-  cycle of kind (A), which moves the change itself: so a small change stays hidden as well (the unit
-  that received one signature cannot be told from another). Secondary suppression then runs as above
-  over both kinds of cycles. If some entry cannot be protected, only the total is published.
-  A release that publishes only the total is checked for the total difference only: it says nothing
-  the public count does not say.
+  An entry hidden now whose count moved by 1 to k-1 since a previous release must be protected by
+  a cycle of kind (A), which moves the change itself: so a small change stays hidden as well (the
+  unit that received one signature cannot be told from another). Secondary suppression then runs
+  as above over both kinds of cycles, starting again from the primary and release-difference
+  entries (the right partners now depend on history). If some entry cannot be protected, only
+  the total is published. A release that publishes only the total is checked for the total
+  difference only: it says nothing the public count does not say.
 
 Limits (known, accepted)
 ========================
 
-* Guarantees are "at least two possible values", not wide intervals; rounding widens them in practice.
+* Guarantees are "at least two possible values", not wide intervals; rounding widens them.
 * An attacker who knows this algorithm could reason on which entries it chose to hide; the public
   reasons are therefore coarsened: ``primary``, ``secondary`` and ``release_difference`` all read
-  ``suppressed`` in ``to_dict()`` (telling "secondary" would tell "this hidden count is >= k", telling
-  "release_difference" would tell "this count moved a little"). Keep ``Entry.reason`` off every page.
-* The cross-release guarantee is proved for the attacker above (withdrawals unknown, counts only grow);
-  when signatures were withdrawn the single-release guarantee still holds.
+  ``suppressed`` in ``to_dict()`` (saying "secondary" would say "this hidden count is >= k",
+  saying "release_difference" would say "this count moved a little"). Keep ``Entry.reason`` off
+  every page.
+* The cross-release guarantee is proved for the attacker above (counts only grow); when
+  signatures were withdrawn, the single-release guarantee still holds. Cycles of kind (A) and (B)
+  are a sufficient condition, not a necessary one: the result may hide more than the minimum.
 * Releases must be checked against ALL earlier releases of the same table, not only the latest.
 """
 
@@ -213,7 +226,7 @@ class Entry:
 
     @property
     def public_reason(self):
-        """The reason that may be shown: never tells primary, secondary or release difference apart."""
+        """The reason that may be shown: primary, secondary and release difference look alike."""
         return None if self.reason is None else PUBLIC_REASONS[self.reason]
 
     @property
@@ -348,7 +361,9 @@ class Release:
         )
 
     def _structure(self):
-        keys = lambda items: None if items is None else frozenset(x.key for x in items)  # noqa: E731
+        def keys(items):
+            return None if items is None else frozenset(x.key for x in items)
+
         return (keys(self.rows), keys(self.columns), keys(self.merged_rows),
                 keys(self.merged_columns))
 
@@ -581,7 +596,8 @@ def _finish(base, hidden_keys, reasons, deferred=False, defer_reason=None):
     two_d = base.columns is not None
     headcounts = {}
     for line in base.rows:
-        headcounts[(ROW_TOTAL, line.key, None) if two_d else (CELL, line.key, None)] = line.headcount
+        key = (ROW_TOTAL, line.key, None) if two_d else (CELL, line.key, None)
+        headcounts[key] = line.headcount
     for line in base.columns or ():
         headcounts[(COLUMN_TOTAL, None, line.key)] = line.headcount
     entries = []

@@ -319,12 +319,14 @@ class Outcome:
     reason: str | None = None
 
 
-def take_release(petition, *, kind, actor=None, new_series=False, now=None):
+def take_release(petition, *, kind, actor=None, new_series=False, now=None, tally=None):
     """Snapshot the petition's tally into the ledger, checked against its earlier releases.
 
     On demand: refused (TallyError "too_soon") within the petition's refresh interval of the
     previous release, so releases tell no more about timing than the batched public count.
     Scheduled: nothing is stored when no count changed since the latest release of the series.
+    `tally`: a `compute(petition)` made just before, outside the write transaction (so SQLite's
+    write lock is not held while the signatures are counted); the ledger is read here, under it.
     Flushes and audits, never commits.
     """
     if kind not in RELEASE_KINDS:
@@ -336,7 +338,8 @@ def take_release(petition, *, kind, actor=None, new_series=False, now=None):
         if now - ledger[-1].created_at < interval:
             raise TallyError(DEFER_TOO_SOON)
 
-    tally = compute(petition)
+    if tally is None or tally.petition_id != petition.id:
+        tally = compute(petition)
     done = [r for r in ledger if not r.is_deferred]
     earlier = [(r, read_ledger(r)) for r in done]
     # the current series is that of the latest release taken (a deferred attempt starts none)

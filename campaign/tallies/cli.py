@@ -9,6 +9,7 @@ from flask_babel import gettext as _
 
 from ..extensions import db
 from ..i18n import LOCALES
+from ..models import Petition
 from ..models.tallies import RELEASE_SCHEDULED
 from ..services import exports
 from ..services import tallies as service
@@ -91,10 +92,12 @@ def release_command(campaign_slug, lang):
         if campaign_slug:
             petitions = [p for p in petitions if p.campaign.slug == campaign_slug]
         results = {"released": 0, "deferred": 0, "unchanged": 0}
-        for petition in petitions:
+        for petition_id, where in [(p.id, f"{p.campaign.slug}/{p.slug}") for p in petitions]:
+            # one transaction per petition: the write lock is never held for all of them
+            petition = db.session.get(Petition, petition_id)
             outcome = service.take_release(petition, kind=RELEASE_SCHEDULED)
+            db.session.commit()
             results[outcome.result] += 1
-            where = f"{petition.campaign.slug}/{petition.slug}"
             if outcome.result == "released":
                 click.echo(_("%(where)s: released.", where=where))
             elif outcome.result == "unchanged":
@@ -102,6 +105,5 @@ def release_command(campaign_slug, lang):
             else:
                 click.echo(_("%(where)s: deferred (%(reason)s).", where=where,
                              reason=outcome.reason))
-        db.session.commit()
         click.echo(_("Releases: %(released)d taken, %(deferred)d deferred, %(unchanged)d "
                      "unchanged.", **results))

@@ -5,6 +5,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from .. import access
+from ..database import begin_write, reads_first
 from ..extensions import db
 from ..i18n import current_locale
 from ..models import PetitionSnapshot
@@ -67,14 +68,17 @@ def dashboard(slug, petition_slug):
 
 @bp.post("/releases")
 @access.staff
+@reads_first
 def take_release(slug, petition_slug):
     campaign, petition = _load(slug, petition_slug, access.can_take_tally_release)
     form = TakeReleaseForm()
     if not form.validate_on_submit():
         abort(400)
+    tally = service.compute(petition)  # counted in a read transaction: signing goes on
+    begin_write()  # from here on under the write lock; the service reads the ledger again
     try:
         outcome = service.take_release(petition, kind=RELEASE_ON_DEMAND, actor=current_user,
-                                       new_series=form.new_series.data == "1")
+                                       new_series=form.new_series.data == "1", tally=tally)
     except service.TallyError as error:
         db.session.rollback()
         flash(ERRORS[str(error)](), "error")

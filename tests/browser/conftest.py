@@ -24,7 +24,9 @@ from urllib.parse import urlsplit
 
 import pytest
 from sqlalchemy import text
+from werkzeug.serving import WSGIRequestHandler, make_server
 
+from tests.conftest import DEFAULT_PASSWORD as PASSWORD
 from tests.conftest import PG_URL, TOTP_SECRET, _admin_engine, _Collector, totp_code
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,8 +40,7 @@ CHROMIUM_ARGS = [
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
     "--no-first-run",
 ]
-IN_CI = os.environ.get("CI", "").lower() == "true"
-PASSWORD = "correct horse battery staple"
+IN_CI = os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
 CAMPAIGN = "acme"
 #: petition signed with e-mail confirmation (and carrying synthetic signatures for the tallies)
 PETITION_EMAIL = "stop"
@@ -75,8 +76,9 @@ def chromium_path():
     return path
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser(chromium_path):
+    """Debian's chromium, headless, for this package only (stopped before the other tests)."""
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
@@ -172,44 +174,36 @@ def _seed(app):
         campaign, PETITION_EMAIL, actor=None, title_fr="Mettez fin au contrat",
         title_en="End the contract", text_fr="Nous demandons la fin du contrat.\n\nMerci.",
         text_en="We ask for the contract to end.\n\nThank you.", addressee="La direction",
-        goal=1000, status="open", verification="email", refresh_minutes=0)
+        goal=1000, status="open", verification="email", refresh_minutes=15)
     petitions.create_petition(
         campaign, PETITION_DIRECT, actor=None, title_fr="Engagement public",
         title_en="Public pledge", text_fr="Je refuse de travailler sur ce contrat.",
         text_en="I refuse to work on this contract.", goal=100, status="open",
-        verification="none", refresh_minutes=0)
+        verification="none", refresh_minutes=15)
     db.session.flush()
     seed_tally_demo(campaign, stop)
     seed_voices(campaign, users["rep"], users["organizer"])
     db.session.commit()
 
 
-class _QuietHandler:
-    """werkzeug's request handler without its access log (it would print client addresses and
-    private-link tokens into the test output)."""
+class _QuietRequestHandler(WSGIRequestHandler):
+    """werkzeug's request handler without its access log, which would print client addresses
+    and private-link tokens into the test output."""
 
-    @staticmethod
-    def make():
-        from werkzeug.serving import WSGIRequestHandler
-
-        class Handler(WSGIRequestHandler):
-            def log_request(self, *args, **kwargs):
-                pass
-
-        return Handler
+    def log_request(self, *args, **kwargs):
+        pass
 
 
 class LiveServer:
     """The running app: its origin, the app object (for direct reads) and the mail it sent."""
 
-    def __init__(self, app, url, smtp):
+    def __init__(self, app, origin, smtp):
         self.app = app
-        self.url = url
-        self.origin = url
+        self.origin = origin
         self.smtp = smtp
 
     def path(self, path):
-        return self.url + path
+        return self.origin + path
 
     def mail_to(self, address, count=1, timeout=10):
         """The messages sent to `address`, waiting until there are at least `count` of them."""
@@ -234,8 +228,8 @@ class LiveServer:
 
 @pytest.fixture(scope="package")
 def live_server(live_database_url, live_smtp):
-    from werkzeug.serving import make_server
-
+    """The app served by werkzeug's threaded server on a free loopback port, for the whole
+    package; seeded once (see `_seed`)."""
     from campaign import create_app
     from campaign.extensions import db
     from config import TestingConfig
@@ -256,7 +250,7 @@ def live_server(live_database_url, live_smtp):
         db.create_all()
         _seed(app)
     server = make_server("127.0.0.1", 0, app, threaded=True,
-                         request_handler=_QuietHandler.make())
+                         request_handler=_QuietRequestHandler)
     thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
     thread.start()
     yield LiveServer(app, f"http://127.0.0.1:{server.server_port}", live_smtp)
@@ -287,6 +281,7 @@ class Browse:
         self.requests = []
         self.console = []
         self.page_errors = []
+        self.server_errors = []
         self.context = browser.new_context(locale=locale, accept_downloads=True,
                                            viewport={"width": 1024, "height": 800},
                                            storage_state=storage_state)
@@ -295,6 +290,8 @@ class Browse:
             # An init script is run by the browser itself: the page's CSP stays enforced.
             self.context.add_init_script(path=str(axe))
         self.context.on("request", lambda request: self.requests.append(request.url))
+        self.context.on("response", lambda response: response.status >= 500 and
+                        self.server_errors.append(f"{response.status} {response.url}"))
         self.context.on("console", lambda message: self.console.append(
             f"{message.type}: {message.text}"))
         self.page = self.context.new_page()
@@ -302,13 +299,20 @@ class Browse:
         self.page.set_default_timeout(10_000)
 
     def goto(self, path):
-        response = self.page.goto(self.server.path(path))
-        return response
+        """Open a path of the app; returns the main response."""
+        return self.page.goto(self.server.path(path))
+
+    def click(self, target):
+        """Click a link or a submit button (a selector or a locator) and wait until the page
+        it leads to is loaded. Returns the main response (None for a download)."""
+        locator = self.page.locator(target) if isinstance(target, str) else target
+        with self.page.expect_navigation() as navigation:
+            locator.click()
+        return navigation.value
 
     def switch_language(self, locale):
         """Choose the language with the header's switcher link, as a visitor would."""
-        self.page.locator(f"nav.lang-switch a[hreflang='{locale}']").click()
-        self.page.wait_for_load_state()
+        self.click(f"nav.lang-switch a[hreflang='{locale}']")
         assert self.page.locator("html").get_attribute("lang") == locale
 
     def screenshot(self, name):
@@ -327,8 +331,9 @@ class Browse:
 
     def assert_clean(self):
         """Every request went to the test server's origin; the CSP refused nothing; no page
-        script failed."""
+        script failed; the server answered no request with a 5xx."""
         assert self.requests, "no request was recorded"
+        assert self.server_errors == [], "server errors"
         assert self.foreign_requests() == [], "requests to another origin"
         assert self.csp_messages() == [], "Content-Security-Policy violations"
         assert self.page_errors == []
@@ -364,10 +369,10 @@ def _sign_in(server, session, key):
     session.goto("/login")
     page.fill("#email", email)
     page.fill("#password", PASSWORD)
-    page.locator("main form button[type=submit]").click()
+    session.click("main form button[type=submit]")
     page.wait_for_url("**/login/code")
     page.fill("#code", server.totp(email))
-    page.locator("main form button[type=submit]").click()
+    session.click("main form button[type=submit]")
     page.wait_for_url("**/staff/")
     return page
 
@@ -399,5 +404,6 @@ def staff_cookies(browser, live_server):
 
 
 def write_report(name, data):
+    """Keep an audit's findings, page by page, under artifacts/accessibility/."""
     AXE_REPORTS.mkdir(parents=True, exist_ok=True)
     (AXE_REPORTS / f"{name}.json").write_text(json.dumps(data, indent=2, ensure_ascii=False))
