@@ -138,6 +138,8 @@ class TestingConfig(Config):
         self.HASH_KEY = secrets.token_hex(32)
         self.DATA_KEYS = parse_data_keys(new_data_key_spec("test1"))
         self.SQLALCHEMY_DATABASE_URI = database_url or "sqlite://"
+        # Tests read English unless they ask for French (Accept-Language, switcher).
+        self.BABEL_DEFAULT_LOCALE = "en"
         self.RATELIMIT_STORAGE_URI = "memory://"
         self.ARGON2_FAST = True
         self.MAIL_SERVER = None

@@ -34,9 +34,30 @@ def get_metadata():
     return target_db.metadata
 
 
+def same_server_default(_context, _inspected_column, _metadata_column, inspected_default,
+                        _metadata_default, rendered_metadata_default):
+    """False when the defaults are the same text once quoting is set aside, else None (alembic
+    decides). Alembic's SQLite comparison reports DEFAULT '' as differing from server_default=""."""
+    if inspected_default is None or rendered_metadata_default is None:
+        return None
+    if _unquoted(inspected_default) == _unquoted(rendered_metadata_default):
+        return False
+    return None
+
+
+def _unquoted(text):
+    text = text.strip()
+    if text.startswith("(") and text.endswith(")"):
+        text = text[1:-1].strip()
+    if len(text) >= 2 and text[0] == text[-1] == "'":
+        text = text[1:-1]
+    return text
+
+
 def _configure_args():
     args = dict(migrate_ext.configure_args)
     args.setdefault("compare_type", True)
+    args.setdefault("compare_server_default", same_server_default)
     args.setdefault("render_as_batch", True)
     if args.get("process_revision_directives") is None:
         args["process_revision_directives"] = _skip_empty_autogenerate

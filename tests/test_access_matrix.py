@@ -13,9 +13,14 @@ a 404 where existence itself would leak (a campaign one is not part of, a reps-o
 to an organizer), a 403 otherwise (a page one may know about but not use).
 """
 
+import copy
+import dataclasses
 import io
 import secrets
+import shutil
+import sqlite3
 import time
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Callable
@@ -750,10 +755,94 @@ def snapshot(app, case):
         return value
 
 
-# --- the world shared by read-only cases ------------------------------------------------------
+# --- copies of one world: built once per module, copied for each test that needs it ----------
+
+class WorldTemplate:
+    """A database holding the world, built once per module, and the one configuration (secrets,
+    keys) that reads it. Each copy is a database of its own: a file copy on SQLite, a
+    `CREATE DATABASE ... TEMPLATE` on PostgreSQL, both much faster than building the world."""
+
+    def __init__(self, folder):
+        from campaign.services import consent
+
+        self.folder = folder
+        self.admin = _admin_engine(PG_URL) if PG_URL else None
+        self.name = self._new_name()
+        self.config = config.TestingConfig(database_url=self._create(None, self.name))
+        app = create_app(self.config)
+        with app.app_context():
+            db.create_all()
+            consent.seed_defaults()
+            db.session.commit()
+        self.world = build_world(app)
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()  # a template database must have no open connection
+        if self.admin is None:
+            # Everything into the main file, which is what a copy takes.
+            with closing(sqlite3.connect(self.folder / f"{self.name}.sqlite3")) as conn:
+                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    @staticmethod
+    def _new_name():
+        return f"campaign_world_{secrets.token_hex(4)}"
+
+    def _create(self, template, name):
+        if self.admin is not None:
+            with self.admin.connect() as conn:
+                clause = f' TEMPLATE "{template}"' if template else ""
+                conn.execute(text(f'CREATE DATABASE "{name}"{clause}'))
+            return f"{PG_URL.rpartition('/')[0]}/{name}"
+        path = self.folder / f"{name}.sqlite3"
+        if template:
+            shutil.copyfile(self.folder / f"{template}.sqlite3", path)
+        return f"sqlite:///{path}"
+
+    def _drop(self, name):
+        if self.admin is not None:
+            with self.admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        else:
+            for suffix in ("", "-wal", "-shm"):
+                (self.folder / f"{name}.sqlite3{suffix}").unlink(missing_ok=True)
+
+    @contextmanager
+    def copy(self):
+        """(app, world) on a fresh copy of the world, removed afterwards."""
+        name = self._new_name()
+        copied = copy.deepcopy(self.config)
+        copied.SQLALCHEMY_DATABASE_URI = self._create(self.name, name)
+        app = create_app(copied)
+        try:
+            yield app, dataclasses.replace(self.world)
+        finally:
+            with app.app_context():
+                db.session.remove()
+                db.engine.dispose()
+            self._drop(name)
+
+    def close(self):
+        self._drop(self.name)
+        if self.admin is not None:
+            self.admin.dispose()
+
+
+@pytest.fixture(scope="module")
+def world_template(tmp_path_factory):
+    template = WorldTemplate(tmp_path_factory.mktemp("worlds"))
+    yield template
+    template.close()
+
+
+@pytest.fixture
+def fresh_world(world_template):
+    """(app, world) in a database of this test's own, before its first request."""
+    with world_template.copy() as pair:
+        yield pair
+
 
 class SharedWorld:
-    """One app, database and world for every read-only case of a module, a client per viewer.
+    """One copy of the world for every read-only case of a module, and a client per viewer.
 
     Each viewer's client has an address of its own, so rate limits count them apart.
     """
@@ -773,32 +862,9 @@ class SharedWorld:
 
 
 @pytest.fixture(scope="module")
-def shared_world(tmp_path_factory):
-    """A module's own database (a SQLite file, or a PostgreSQL database of its own)."""
-    from campaign.services import consent
-
-    name = f"campaign_shared_{secrets.token_hex(4)}"
-    if PG_URL:
-        admin = _admin_engine(PG_URL)
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        url = f"{PG_URL.rpartition('/')[0]}/{name}"
-    else:
-        url = f"sqlite:///{tmp_path_factory.mktemp('shared') / 'shared.sqlite3'}"
-    app = create_app(config.TestingConfig(database_url=url))
-    with app.app_context():
-        db.create_all()
-        consent.seed_defaults()
-        db.session.commit()
-    yield SharedWorld(app, build_world(app))
-    with app.app_context():
-        db.session.remove()
-        db.drop_all()
-        db.engine.dispose()
-    if PG_URL:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        admin.dispose()
+def shared_world(world_template):
+    with world_template.copy() as (app, world):
+        yield SharedWorld(app, world)
 
 
 # --- the tests ---------------------------------------------------------------------------------
@@ -810,8 +876,7 @@ def test_who_sees_what(request, endpoint, case, viewer):
         shared = request.getfixturevalue("shared_world")
         app, world, client = shared.app, shared.world, shared.client(viewer)
     else:
-        app = request.getfixturevalue("app")
-        world = build_world(app)
+        app, world = request.getfixturevalue("fresh_world")
         client = app.test_client()
         sign_in(app, client, viewer, world)
     url = case.build_url(world)

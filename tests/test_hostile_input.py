@@ -117,8 +117,9 @@ class Target:
     url: str
     valid: dict
     breakers: dict  # field -> strategy of values that must get the submission refused
-    #: besides 200 with an error message: refused (400), hidden or not allowed (404, 403, 405)
-    error_statuses: tuple = (400, 403, 404, 405)
+    #: besides 200 with an error message: refused (400), hidden or not allowed (404, 403, 405),
+    #: not a form at all (415)
+    error_statuses: tuple = (400, 403, 404, 405, 415)
     #: a redirect is acceptable (the router normalising a malformed address, e.g. "//")
     redirects: bool = False
     honeypot: str | None = None

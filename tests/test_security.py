@@ -13,6 +13,7 @@ from campaign.extensions import db
 from campaign.models import AuditEvent, Campaign
 from config import ProductionConfig, new_data_key_spec
 from tests.conftest import csrf_token, login
+from tests import test_access_matrix as matrix
 from tests.test_access_matrix import (
     MATRIX,
     NEW_CAMPAIGN,
@@ -22,6 +23,10 @@ from tests.test_access_matrix import (
     sign_in,
     unmatrixed_endpoints,
 )
+
+# The matrix's world, built once for this module and copied for each test that uses it.
+world_template = matrix.world_template
+fresh_world = matrix.fresh_world
 
 #: SECURITY.md, "Requests and pages", word for word
 EXPECTED_CSP = (
@@ -62,9 +67,9 @@ def _close(response):
 # --- headers on every route --------------------------------------------------------------------
 
 @pytest.mark.parametrize("endpoint", sorted(MATRIX))
-def test_security_headers_on_every_route_for_every_viewer(app, endpoint):
+def test_security_headers_on_every_route_for_every_viewer(fresh_world, endpoint):
     """Every request of the matrix, as each viewer: pages, redirects, 403, 404 and 400 alike."""
-    world = build_world(app)
+    app, world = fresh_world
     clients = {}
     for viewer in VIEWERS:  # every session opens before any request can change the world
         clients[viewer] = app.test_client()
@@ -361,9 +366,9 @@ def audit_page(response):
 
 
 @pytest.mark.parametrize("viewer", VIEWERS)
-def test_no_page_loads_or_links_anything_from_another_origin(app, viewer):
+def test_no_page_loads_or_links_anything_from_another_origin(fresh_world, viewer):
     """Crawl every page of the matrix this viewer may open, and the error pages they meet."""
-    world = build_world(app)
+    app, world = fresh_world
     client = app.test_client()
     sign_in(app, client, viewer, world)
     crawled = 0

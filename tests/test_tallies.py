@@ -620,3 +620,26 @@ def test_the_demo_seeds_a_tally_with_real_suppression(ctx):
     assert any(not c.is_published for c in grid.cells if c.row and c.column)
     weeks = tallies.release_series(outcome.release, "week")
     assert len(weeks) >= 8
+
+
+@pytest.mark.parametrize("locale", ["fr", "en"])
+def test_every_tally_page_renders_in_both_languages(staff_world, locale):
+    """The dashboard with a deferred attempt in its ledger, and the public summary."""
+    app = staff_world
+    with app.app_context():
+        petition = get_by_slug(SLUG).petitions[0]
+        release = tallies.latest_release(petition)
+        tallies.publish(release, actor=None)
+        add(petition, 1, "a")
+        assert tallies.take_release(petition, kind="on_demand",
+                                    now=later(release)).result == "deferred"
+        db.session.commit()
+    organizer = sign_in(app, app.test_client(), "org@example.org", roles=((SLUG, "organizer"),))
+    headers = {"Accept-Language": locale}
+    for period in ("week", "month"):
+        page = organizer.get(f"{DASHBOARD}?period={period}", headers=headers)
+        assert page.status_code == 200
+        assert f'<html lang="{locale}">' in page.text
+        assert page.text.count("<svg") == 3 and 'id="table-grid"' in page.text
+    public = app.test_client().get(f"/c/{SLUG}", headers=headers)
+    assert public.status_code == 200 and 'id="public-stop-site"' in public.text

@@ -634,3 +634,22 @@ def test_the_pages_speak_english_when_asked(client, make_user):
     page = client.get("/login/code", headers={"Accept-Language": "en"})
     assert '<html lang="en">' in page.text
     assert "Second step of sign-in" in page.text and "recovery codes" in page.text
+
+
+def test_a_file_posted_as_a_code_or_an_address_is_refused_with_a_message(app, client, make_user):
+    import io
+
+    make_user("rep@example.org")
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+    page = client.get("/login")
+    refused = client.post("/login", data={"email": (io.BytesIO(b"rep@example.org"), "a.txt"),
+                                          "password": DEFAULT_PASSWORD,
+                                          "csrf_token": csrf_token(page.text)})
+    assert refused.status_code == 200 and 'aria-invalid="true"' in refused.text
+    password_step(client, "rep@example.org")
+    code_page = client.get("/login/code")
+    refused = client.post("/login/code", data={
+        "code": (io.BytesIO(totp_code(app, "rep@example.org").encode()), "code.txt"),
+        "csrf_token": csrf_token(code_page.text)})
+    assert refused.status_code == 200 and 'aria-invalid="true"' in refused.text
+    assert session_count(app) == 0

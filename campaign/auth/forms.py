@@ -10,17 +10,23 @@ from ..forms import choice_list, acceptable_password, strip
 from ..i18n import LOCALE_LABELS
 
 
+def text_only(value):
+    """A file posted where text is expected (multipart) counts as nothing typed, so the
+    validators answer with a message instead of failing on a non-string."""
+    return value if value is None or isinstance(value, str) else ""
+
+
 class LoginForm(FlaskForm):
     email = EmailField(_l("E-mail"), validators=[DataRequired(), Length(max=254)],
-                       filters=[strip], render_kw={"autocomplete": "username"})
+                       filters=[text_only, strip], render_kw={"autocomplete": "username"})
     password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=128)],
-                             render_kw={"autocomplete": "current-password"})
+                             filters=[text_only], render_kw={"autocomplete": "current-password"})
 
 
 class SecondFactorForm(FlaskForm):
     """A 6-digit code from the authenticator app, or one of the recovery codes."""
 
-    code = StringField(_l("Code"), validators=[DataRequired(), Length(max=64)], filters=[strip],
+    code = StringField(_l("Code"), validators=[DataRequired(), Length(max=64)], filters=[text_only, strip],
                        description=_l("The 6-digit code your authenticator app shows now, or one "
                                       "of your recovery codes."),
                        render_kw={"autocomplete": "one-time-code", "autocapitalize": "none",
@@ -34,25 +40,25 @@ class EnrolForm(FlaskForm):
                        validators=[DataRequired(), Length(max=16),
                                    Regexp(r"^\s*[0-9]{3}\s?[0-9]{3}\s*$",
                                           message=_l("Type the 6 digits the app shows."))],
-                       filters=[strip],
+                       filters=[text_only, strip],
                        render_kw={"autocomplete": "one-time-code", "inputmode": "numeric"})
 
 
 class ChoosePasswordForm(FlaskForm):
     password = PasswordField(_l("New password"), validators=[DataRequired(), acceptable_password],
-                             render_kw={"autocomplete": "new-password"})
+                             filters=[text_only], render_kw={"autocomplete": "new-password"})
     confirm = PasswordField(_l("Repeat the new password"),
                             validators=[DataRequired(), EqualTo("password", message=_l("The two passwords differ."))],
-                            render_kw={"autocomplete": "new-password"})
+                            filters=[text_only], render_kw={"autocomplete": "new-password"})
 
 
 class ChangePasswordForm(ChoosePasswordForm):
     current = PasswordField(_l("Current password"), validators=[DataRequired(), Length(max=128)],
-                            render_kw={"autocomplete": "current-password"})
+                            filters=[text_only], render_kw={"autocomplete": "current-password"})
 
 
 class AccountForm(FlaskForm):
     display_name = StringField(_l("Display name"), validators=[DataRequired(), Length(max=120)],
-                               filters=[strip])
+                               filters=[text_only, strip])
     locale = SelectField(_l("Preferred language"),
                          choices=choice_list(LOCALE_LABELS.items()))
