@@ -55,6 +55,8 @@ STAFF = {
     "journey_rep": ("journey-rep@staff.example", False, "rep"),
     "journey_organizer": ("journey-organizer@staff.example", False, "organizer"),
 }
+#: the name of a paper signature that consented to be seen by the reps
+PAPER_SIGNER = "Sacha Papier"
 #: a rep account with no second factor yet: its first sign-in goes through enrolment
 UNENROLLED = "new-rep@staff.example"
 #: a browser that sends the other language, so only the header switcher can give the wanted one
@@ -144,7 +146,8 @@ def _seed(app):
     from campaign.demo_voices import seed_voices
     from campaign.extensions import db
     from campaign.models.base import utcnow
-    from campaign.services import accounts, campaigns, consent, petitions
+    from campaign.models.consent import SIGNATURE_PURPOSES
+    from campaign.services import accounts, campaigns, consent, paper, petitions
 
     consent.seed_defaults()
     users = {}
@@ -175,12 +178,17 @@ def _seed(app):
         title_en="End the contract", text_fr="Nous demandons la fin du contrat.\n\nMerci.",
         text_en="We ask for the contract to end.\n\nThank you.", addressee="La direction",
         goal=1000, status="open", verification="email", refresh_minutes=15)
-    petitions.create_petition(
+    pledge = petitions.create_petition(
         campaign, PETITION_DIRECT, actor=None, title_fr="Engagement public",
         title_en="Public pledge", text_fr="Je refuse de travailler sur ce contrat.",
         text_en="I refuse to work on this contract.", goal=100, status="open",
         verification="none", refresh_minutes=15)
     db.session.flush()
+    # A paper signer who lets the reps see their name: the rep's signer list has a row.
+    (version,) = {t.version for t in consent.current_texts(SIGNATURE_PURPOSES).values()}
+    paper.enter(pledge, [paper.PaperRow(PAPER_SIGNER, None, campaign.sites()[0].id, None,
+                                        {"share_with_reps": True})],
+                actor=users["rep"], version=version, links=None)
     seed_tally_demo(campaign, stop)
     seed_voices(campaign, users["rep"], users["organizer"])
     db.session.commit()

@@ -19,6 +19,7 @@ from campaign.extensions import db
 from .conftest import (
     CAMPAIGN,
     OTHER_LOCALE,
+    PAPER_SIGNER,
     PASSWORD,
     PETITION_DIRECT,
     PETITION_EMAIL,
@@ -69,13 +70,15 @@ class Audit:
         self.lang = lang
         self.pages = {}
 
-    def page(self, name, path=None, status=200):
+    def page(self, name, path=None, status=200, showing=None):
         page = self.session.page
         if path is not None:
             response = self.session.goto(path)
             assert response.status == status, f"{name}: {path} answered {response.status}"
             assert page.url == self.session.server.path(path), f"{name}: sent to {page.url}"
         assert page.locator("html").get_attribute("lang") == self.lang
+        if showing is not None:
+            assert showing in page.locator("main").inner_text(), f"{name}: no {showing!r}"
         links = page.evaluate(ERROR_LINKS)
         assert links == {"summary_links_to_nothing": [], "described_by_nothing": [],
                          "invalid_not_in_summary": []}, f"{name}: {links}"
@@ -219,7 +222,7 @@ def test_staff_pages_have_no_serious_accessibility_violation(browse, live_server
             ("campaign detail", base),
             ("petitions", f"{base}/petitions/"),
             ("petition", petition),
-            ("signers", f"{petition}/signers"),
+            ("signers", f"{base}/petitions/{PETITION_DIRECT}/signers", PAPER_SIGNER),
             ("paper entry", f"{petition}/paper"),
             ("moderation queue", f"{base}/statements"),
             ("statement", f"{base}/statements/{statement}"),
@@ -253,8 +256,8 @@ def test_staff_pages_have_no_serious_accessibility_violation(browse, live_server
         if session.page.locator("html").get_attribute("lang") != lang:
             session.switch_language(lang)  # the language is kept in the staff session
         audit = Audit(session, lang)
-        for name, path in pages:
-            audit.page(name, path)
+        for name, path, *showing in pages:
+            audit.page(name, path, showing=showing[0] if showing else None)
         audits.append(audit)
         session.assert_clean()
     pages = _report(f"staff-{lang}", *audits)
