@@ -162,7 +162,10 @@ def keys_rotate():
     """Re-encrypt every wrapped data key under the first key of CAMPAIGN_DATA_KEYS."""
     from .services.keys import rotate
 
+    from .services.tallies import rekey_ledgers
+
     changed = rotate()
+    rekey_ledgers()
     db.session.commit()
     _say(_("%(n)d keys re-encrypted under %(kid)s.", n=changed,
            kid=current_app.extensions["campaign_keyring"].primary_id))

@@ -78,7 +78,7 @@ def seed():
                            headcount=headcount)
     accounts.grant(people["rep"][0], campaign, "rep", actor=people["admin"][0])
     consent.seed_defaults()
-    petitions.create_petition(
+    petition = petitions.create_petition(
         campaign, "stop", actor=organizer,
         title_fr="Mettez fin au contrat de localisation",
         title_en="End the location contract",
@@ -100,6 +100,9 @@ def seed():
     from .demo_voices import seed_voices
 
     seed_voices(campaign, people["rep"][0], organizer)
+    from .demo_tallies import seed_tally_demo
+
+    seed_tally_demo(campaign, petition)
 
     lines = [_("Demo campaign created: /c/%(slug)s", slug=DEMO_SLUG)]
     for key in ("admin", "organizer", "rep"):
