@@ -608,6 +608,10 @@ def run_database(kind, args, folder):
     print(f"  mail: {mail_counts.get('received', '?')} received by the sink "
           f"({mail_counts.get('distinct', '?')} distinct), {waiting} still queued in the outbox "
           f"(one mail is queued per accepted submission: {v.accepted})")
+    duplicates = mail_counts.get("received", 0) - mail_counts.get("distinct", 0)
+    if duplicates:
+        print(f"  WARNING: {duplicates} mails were delivered more than once (the same message to "
+              f"the same signer): concurrent outbox deliveries picked the same rows")
     failing = [o for o in outcomes if (o.post_status or o.get_status or 0) >= 500]
     if failing:
         kinds = {}

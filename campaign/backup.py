@@ -16,20 +16,15 @@ import sqlite3
 from pathlib import Path
 
 import click
+from flask import current_app
 from flask.cli import with_appcontext
-from flask_babel import force_locale
 from flask_babel import gettext as _
 
+from .cli import localized_command
 from .extensions import db
 
 #: exit status when the database is not SQLite: the copy is pg_dump's job
 NOT_SQLITE = 2
-
-
-def _cli_locale():
-    from flask import current_app
-
-    return current_app.config.get("CLI_LOCALE") or current_app.config["BABEL_DEFAULT_LOCALE"]
 
 
 def sqlite_backup(source_path, output, busy_timeout_ms=15000):
@@ -74,25 +69,21 @@ def pg_dump_command(url, output):
 
 @click.command("backup")
 @click.argument("output", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--lang", type=click.Choice(["fr", "en"]), default=None,
-              help="Language of the messages / langue des messages.")
 @with_appcontext
-def backup_command(output, lang):
+@localized_command
+def backup_command(output):
     """Write a consistent copy of the SQLite database to OUTPUT (PostgreSQL: use pg_dump)."""
-    from flask import current_app
-
-    with force_locale(lang or _cli_locale()):
-        url = db.engine.url
-        if url.get_backend_name() != "sqlite":
-            click.echo(_("This database is not SQLite: back it up with pg_dump, for example:"),
-                       err=True)
-            click.echo(pg_dump_command(url, output), err=True)
-            raise SystemExit(NOT_SQLITE)
-        if url.database in (None, "", ":memory:"):
-            raise click.ClickException(_("An in-memory database cannot be backed up."))
-        if output.exists():
-            raise click.ClickException(_("%(path)s already exists; choose a new file name.",
-                                         path=str(output)))
-        size = sqlite_backup(url.database, output,
-                             int(current_app.config.get("SQLITE_BUSY_TIMEOUT_MS", 15000)))
-        click.echo(_("Backup written: %(path)s (%(size)d bytes).", path=str(output), size=size))
+    url = db.engine.url
+    if url.get_backend_name() != "sqlite":
+        click.echo(_("This database is not SQLite: back it up with pg_dump, for example:"),
+                   err=True)
+        click.echo(pg_dump_command(url, output), err=True)
+        raise SystemExit(NOT_SQLITE)
+    if url.database in (None, "", ":memory:"):
+        raise click.ClickException(_("An in-memory database cannot be backed up."))
+    if output.exists():
+        raise click.ClickException(_("%(path)s already exists; choose a new file name.",
+                                     path=str(output)))
+    size = sqlite_backup(url.database, output,
+                         int(current_app.config.get("SQLITE_BUSY_TIMEOUT_MS", 15000)))
+    click.echo(_("Backup written: %(path)s (%(size)d bytes).", path=str(output), size=size))

@@ -30,7 +30,7 @@ def _pybabel(*args):
 def extract(output=POT):
     _pybabel("extract", "-F", str(BABEL_CFG), "-k", "_l", "-k", "lazy_gettext",
              "--no-location", "--sort-output", "--omit-header", "--no-wrap",
-             "--ignore-dirs", ".* _* node_modules instance", "-o", str(output), ".")
+             "--ignore-dirs", ".* __pycache__ node_modules instance", "-o", str(output), ".")
 
 
 def update():
@@ -39,7 +39,7 @@ def update():
         po = TRANSLATIONS / locale / "LC_MESSAGES" / "messages.po"
         if po.exists():
             _pybabel("update", "-i", str(POT), "-d", str(TRANSLATIONS), "-l", locale,
-                     "--no-wrap", "--omit-header", "--ignore-obsolete", "--no-fuzzy-matching")
+                     "--no-wrap", "--ignore-obsolete", "--no-fuzzy-matching")
         else:
             _pybabel("init", "-i", str(POT), "-d", str(TRANSLATIONS), "-l", locale, "--no-wrap")
 
@@ -74,6 +74,8 @@ def check():
         if not po.exists():
             problems.append(f"{locale}: no catalog")
             continue
+        if b'"Plural-Forms:' not in po.read_bytes():
+            problems.append(f"{locale}: the catalog lost its header (Plural-Forms)")
         catalog = _read(po)
         have = _ids(catalog)
         for missing in sorted(map(str, extracted - have))[:20]:

@@ -3,7 +3,7 @@
 from flask import current_app, g, render_template
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
 
@@ -67,7 +67,12 @@ def _rollback():
 
 
 def handle_database_error(error):
-    """503 when the database cannot be reached or is locked; any other database error is a 500."""
+    """503 when the database cannot be reached or is locked; 400 for a value the database
+    refuses (a form should have refused it first); any other database error is a 500."""
+    if isinstance(error, DataError):
+        _rollback()
+        current_app.logger.warning("value refused by the database: %s", type(error).__name__)
+        return render_error(400)
     unavailable = isinstance(error, (OperationalError, PoolTimeoutError)) or getattr(
         error, "connection_invalidated", False)
     if not unavailable:

@@ -1,6 +1,11 @@
-"""Form pieces shared by several blueprints: validators with translated messages."""
+"""Form pieces shared by several blueprints: the base form and validators with translated
+messages."""
 
+from flask import abort, request
 from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from werkzeug.datastructures import CombinedMultiDict, MultiDict
+from wtforms.fields import FileField
 from wtforms.validators import ValidationError
 
 from .services.accounts import PASSWORD_MAX, PASSWORD_MIN, password_problem
@@ -10,6 +15,43 @@ PASSWORD_MESSAGES = {
     "too_long": _l("Use at most %(n)d characters.", n=PASSWORD_MAX),
     "too_common": _l("This password is too common. Choose another one, a sentence works well."),
 }
+
+NUL_MESSAGE = _l("This field contains a character that is not allowed.")
+FORM_MIMETYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+class Form(FlaskForm):
+    """Every form of the project. Flask-WTF would hand a text field an uploaded file, or a JSON
+    body's numbers, lists and objects, which WTForms' filters and validators do not expect.
+    Here a form reads only what a browser sends: text fields from the form body, file fields
+    from the uploads; anything else counts as absent and fails validation like a missing value.
+    A body of another type (JSON, XML...) is refused with 415.
+    """
+
+    class Meta:
+        def wrap_formdata(self, form, formdata):
+            wrapped = super().wrap_formdata(form, formdata)
+            if wrapped is formdata:  # data given explicitly
+                return wrapped
+            if request.mimetype and request.mimetype not in FORM_MIMETYPES:
+                abort(415)
+            if wrapped is None:
+                return None
+            file_names = {field.name for field in form if isinstance(field, FileField)}
+            text = MultiDict([(key, value) for key, value in request.form.items(multi=True)
+                              if key not in file_names])
+            uploads = MultiDict([(key, value) for key, value in request.files.items(multi=True)
+                                 if key in file_names])
+            return CombinedMultiDict((uploads, text))
+
+    def validate(self, extra_validators=None):
+        """Also refuse a NUL character anywhere: no text needs one, and PostgreSQL cannot store it."""
+        valid = super().validate(extra_validators)
+        for field in self:
+            if any(isinstance(value, str) and "\x00" in value for value in field.raw_data or ()):
+                field.errors = [*field.errors, NUL_MESSAGE]
+                valid = False
+        return valid
 
 
 def acceptable_password(form, field):

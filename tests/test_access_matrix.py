@@ -102,6 +102,16 @@ def _count(model):
     return lambda: db.session.execute(select(func.count()).select_from(model)).scalar_one()
 
 
+def _mail_activity():
+    """A lost-link request leaves a trace until answered, then a queued or a sent message."""
+    from flask import current_app
+
+    from campaign.models.outbox import LinkRequest
+
+    return (_count(OutboxMessage)() + _count(LinkRequest)()
+            + len(current_app.extensions.get("campaign_outbox", [])))
+
+
 def _campaign_a_title():
     return db.session.execute(select(Campaign.title_en).where(Campaign.slug == A)).scalar_one()
 
@@ -429,7 +439,7 @@ MATRIX = {
         # The same answer for everyone; the address's owner gets the mail.
         Case("/lost-link", everyone(200), method="POST",
              data={"email": SIGNER_EMAIL, "petition": "{petition_id}"},
-             stored=_count(OutboxMessage)),
+             stored=_mail_activity),
     ),
     # --- petitions: staff pages ---
     "petitions_staff.index": (
@@ -588,13 +598,7 @@ MATRIX = {
 
 #: where the code does not (yet) do what DESIGN.md says: strict, so a fix makes the run fail
 #: until the entry is removed. Keys are (case id, viewer).
-KNOWN_GAPS = {
-    ("admin.audit_log[campaign-a]", viewer): (
-        "admin.audit_log checks the slug exists (404) before authorizing (403), so a non-member "
-        "learns which campaigns exist; it must answer 404 to non-members like campaigns.detail"
-    )
-    for viewer in ("rep_b", "organizer_b")
-}
+KNOWN_GAPS = {}
 
 
 def case_id(endpoint, case):

@@ -579,6 +579,63 @@ def test_each_valid_submission_is_accepted_so_a_refusal_comes_from_the_breaker(a
     assert changed_tables(before, database_state(app)) != [], name
 
 
+def _text_fields(target):
+    return [k for k in target.valid if k != "csrf_token"]
+
+
+def _refused(response):
+    """A 4xx, or the form again with an error message."""
+    if response.status_code == 200:
+        return any(marker in response.get_data(as_text=True) for marker in ERROR_MARKERS)
+    return 400 <= response.status_code < 500
+
+
+@pytest.mark.parametrize("name", [n for n in TARGET_NAMES if n != "confirm"])
+def test_a_file_posted_where_text_belongs_is_refused_without_500(app, world, name):
+    """Tried: for each field of each form in turn, the valid submission sent as multipart with
+    that field as an uploaded file (and the CSV batch's file sent as text). Never a 5xx; a
+    refusal stores nothing (an optional field that is not text may simply count as absent)."""
+    target = targets(world["ids"])[name]
+    client = world["clients"][target.viewer]
+    url = target.url.format(token="a" * 43) if "{token}" in target.url else target.url
+    tried = _text_fields(target) + ([target.file_field] if target.file_field else [])
+    for field_name in tried:
+        page = client.get(target.page)
+        data = {**target.valid, "csrf_token": csrf_token(page.text)}
+        if target.file_field and field_name != target.file_field:
+            data[target.file_field] = (io.BytesIO(VALID_CSV), "batch.csv")
+        if field_name == target.file_field:
+            data[field_name] = "name\nAnn\n"  # text where a file belongs
+        else:
+            data[field_name] = (str(data.get(field_name, "")).encode(), "value.txt")
+        before = database_state(app, target.ignore_tables)
+        response = post(client, url, data, "multipart/form-data", {"Accept-Language": "fr"})
+        assert response.status_code < 500, (name, field_name, response.status_code)
+        if _refused(response):
+            assert changed_tables(before, database_state(app, target.ignore_tables)) == [], (
+                name, field_name)
+        # Else the field was optional and, not being text, simply absent: accepted without it.
+
+
+@pytest.mark.parametrize("value", [7, 1.5, True, None, ["a", "b"], {"a": 1}],
+                         ids=["int", "float", "bool", "null", "list", "object"])
+@pytest.mark.parametrize("name", TARGET_NAMES)
+def test_a_json_body_of_wrong_types_is_refused_without_500(app, world, name, value):
+    """Tried: each form's fields sent as a JSON object, every value of one wrong JSON type, with
+    the CSRF token in the header Flask-WTF reads (so only the body's shape is wrong)."""
+    target = targets(world["ids"])[name]
+    client = world["clients"][target.viewer]
+    url = target.url.format(token="a" * 43) if "{token}" in target.url else target.url
+    page = client.get(target.page)
+    body = json.dumps({k: value for k in target.valid})
+    before = database_state(app, target.ignore_tables)
+    response = post(client, url, body, "application/json",
+                    {"Accept-Language": "fr", "X-CSRFToken": csrf_token(page.text)})
+    assert response.status_code < 500
+    assert _refused(response), response.status_code
+    assert changed_tables(before, database_state(app, target.ignore_tables)) == []
+
+
 # --- hostile but valid: stored as typed, shown escaped -------------------------------------------
 
 @HOSTILE

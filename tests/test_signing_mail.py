@@ -146,3 +146,43 @@ def test_work_address_gets_a_warning_before_anything_is_stored(petition, smtp_se
     _sign(client, email="alice@acme.example", lang="en", extra={"use_work_address": "y"})
     with petition.app_context():
         assert db.session.execute(select(func.count(Signature.id))).scalar() == 1
+
+
+def test_concurrent_deliveries_send_each_queued_message_exactly_once(mail_app, smtp_server):
+    """Four deliveries (the cron and requests finishing together) race over the same twelve
+    queued messages: each message reaches the server once, and the outbox ends empty."""
+    import threading
+
+    from campaign import mail
+
+    with mail_app.test_request_context():
+        for number in range(12):
+            mail.queue_template(f"reader{number}@personal.example", "private_link",
+                                locale="en", petition=None,
+                                private_link=f"http://localhost/s/{number:043d}")
+        db.session.commit()
+    start = threading.Barrier(4)
+    results, errors = [], []
+
+    def deliver():
+        try:
+            with mail_app.app_context():
+                start.wait(timeout=10)
+                results.append(mail.deliver_pending())
+                db.session.remove()
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=deliver) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    assert sum(sent for sent, _failed in results) == 12
+    received = _wait(smtp_server, 12)
+    time.sleep(0.5)  # a duplicate would arrive by now
+    recipients = sorted(r for rcpts, _message in smtp_server.messages for r in rcpts)
+    assert recipients == sorted(f"reader{n}@personal.example" for n in range(12)), received
+    with mail_app.app_context():
+        assert mail.pending_count() == 0

@@ -543,21 +543,13 @@ def unmarked_text(html):
     return [left for left in leftovers if left], parser.chunks
 
 
-#: text that does go through gettext but is not extracted into the catalog (so never
-#: translated): `flask translate extract` passes --ignore-dirs "_*", which skips templates/_macros/.
-#: test_macro_strings_are_extracted fails, strictly, until that is fixed.
-NOT_EXTRACTED_YET = {"Please correct the following"}
-
-
 def assert_all_translated(response):
     assert '<html lang="fr">' in response.text
     leftovers, chunks = unmarked_text(response.text)
     assert chunks, "no text found in <main>: the check would be empty"
-    assert set(leftovers) - NOT_EXTRACTED_YET == set(), leftovers
+    assert set(leftovers) == set(), leftovers
 
 
-@pytest.mark.xfail(strict=True, reason="catalogs.extract ignores directories named _*, so "
-                   "templates/_macros/ is never extracted")
 def test_macro_strings_are_extracted(tmp_path):
     from campaign import catalogs
 

@@ -1,17 +1,16 @@
 """Forms for administering staff accounts and memberships."""
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Email, Length
 
-from ..forms import choice_list, strip
+from ..forms import Form, choice_list, strip
 from ..i18n import LOCALE_LABELS
 
 ROLE_LABELS = {"organizer": _l("Organizer"), "rep": _l("Union representative")}
 
 
-class InviteForm(FlaskForm):
+class InviteForm(Form):
     email = EmailField(_l("E-mail"), validators=[DataRequired(), Email(), Length(max=254)],
                        filters=[strip])
     display_name = StringField(_l("Display name"), validators=[DataRequired(), Length(max=120)],
@@ -21,12 +20,12 @@ class InviteForm(FlaskForm):
     is_admin = BooleanField(_l("Administrator"))
 
 
-class MembershipForm(FlaskForm):
+class MembershipForm(Form):
     campaign = SelectField(_l("Campaign"), choices=[])
     role = SelectField(_l("Role"), choices=choice_list(ROLE_LABELS.items()))
 
 
-class ConfirmForm(FlaskForm):
+class ConfirmForm(Form):
     """An empty form: a button that acts, protected by the CSRF token."""
 
 
@@ -39,7 +38,7 @@ PURPOSE_LABELS = {
 }
 
 
-class ConsentTextForm(FlaskForm):
+class ConsentTextForm(Form):
     purpose = SelectField(_l("Purpose"), choices=choice_list(PURPOSE_LABELS.items()))
     text_fr = TextAreaField(_l("Wording in French"), validators=[DataRequired(), Length(max=2000)],
                             filters=[strip])

@@ -131,8 +131,10 @@ def revoke(public_id, slug, role):
 def audit_log():
     slug = request.args.get("campaign")
     target = get_by_slug(slug) if slug else None
-    if slug and target is None:
-        abort(404)
+    if slug:
+        # To anyone outside the campaign, an existing one and an unknown one look the same.
+        access.authorize(target is not None
+                         and access.can_view_campaign_staff_page(current_user, target), hide=True)
     access.authorize(access.can_view_audit_log(current_user, target))
     query = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(PAGE_SIZE)
     if target is not None:

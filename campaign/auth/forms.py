@@ -2,11 +2,10 @@
 managing one's own account."""
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length, Regexp
 
-from ..forms import choice_list, acceptable_password, strip
+from ..forms import Form, acceptable_password, choice_list, strip
 from ..i18n import LOCALE_LABELS
 
 
@@ -16,14 +15,14 @@ def text_only(value):
     return value if value is None or isinstance(value, str) else ""
 
 
-class LoginForm(FlaskForm):
+class LoginForm(Form):
     email = EmailField(_l("E-mail"), validators=[DataRequired(), Length(max=254)],
                        filters=[text_only, strip], render_kw={"autocomplete": "username"})
     password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=128)],
                              filters=[text_only], render_kw={"autocomplete": "current-password"})
 
 
-class SecondFactorForm(FlaskForm):
+class SecondFactorForm(Form):
     """A 6-digit code from the authenticator app, or one of the recovery codes."""
 
     code = StringField(_l("Code"), validators=[DataRequired(), Length(max=64)], filters=[text_only, strip],
@@ -33,7 +32,7 @@ class SecondFactorForm(FlaskForm):
                                   "spellcheck": "false"})
 
 
-class EnrolForm(FlaskForm):
+class EnrolForm(Form):
     """The first code made from the new secret: it proves the app holds the right one."""
 
     code = StringField(_l("Code from the app"),
@@ -44,7 +43,7 @@ class EnrolForm(FlaskForm):
                        render_kw={"autocomplete": "one-time-code", "inputmode": "numeric"})
 
 
-class ChoosePasswordForm(FlaskForm):
+class ChoosePasswordForm(Form):
     password = PasswordField(_l("New password"), validators=[DataRequired(), acceptable_password],
                              filters=[text_only], render_kw={"autocomplete": "new-password"})
     confirm = PasswordField(_l("Repeat the new password"),
@@ -57,7 +56,7 @@ class ChangePasswordForm(ChoosePasswordForm):
                             filters=[text_only], render_kw={"autocomplete": "current-password"})
 
 
-class AccountForm(FlaskForm):
+class AccountForm(Form):
     display_name = StringField(_l("Display name"), validators=[DataRequired(), Length(max=120)],
                                filters=[text_only, strip])
     locale = SelectField(_l("Preferred language"),

@@ -1,11 +1,10 @@
 """Forms for campaigns and units; every content field exists in both languages."""
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp, ValidationError
 
-from ..forms import choice_list, empty_to_none, strip
+from ..forms import Form, choice_list, empty_to_none, strip
 from ..models.campaigns import MIN_TALLY_THRESHOLD, UNIT_KINDS
 
 SLUG_HELP = _l("Lower-case letters, digits and hyphens; it appears in the campaign's address.")
@@ -33,7 +32,7 @@ def domain_list(form, field):
             raise ValidationError(_l("Give domains such as example.com, separated by commas."))
 
 
-class CampaignForm(FlaskForm):
+class CampaignForm(Form):
     title_fr = StringField(_l("Title in French"), validators=[Length(max=200)], filters=[empty_to_none])
     title_en = StringField(_l("Title in English"),
                            validators=[Length(max=200), one_language_required("title_fr", "title_en")],
@@ -63,7 +62,7 @@ class NewCampaignForm(CampaignForm):
         filters=[strip], description=SLUG_HELP)
 
 
-class UnitForm(FlaskForm):
+class UnitForm(Form):
     kind = SelectField(_l("Kind"), choices=choice_list((k, UNIT_KIND_LABELS[k]) for k in UNIT_KINDS))
     code = StringField(_l("Code"), validators=[
         DataRequired(), Length(max=32),
@@ -76,7 +75,7 @@ class UnitForm(FlaskForm):
                              description=_l("Your own estimate; never imported from the employer."))
 
 
-class EditUnitForm(FlaskForm):
+class EditUnitForm(Form):
     name_fr = StringField(_l("Name in French"), validators=[Length(max=120)], filters=[empty_to_none])
     name_en = StringField(_l("Name in English"),
                           validators=[Length(max=120), one_language_required("name_fr", "name_en")],

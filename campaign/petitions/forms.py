@@ -1,11 +1,10 @@
 """Signing and private-page forms. Consent boxes are built from the current consent texts."""
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, HiddenField, SelectField, StringField
 from wtforms.validators import DataRequired, Email, Length, Optional
 
-from ..forms import choice_list, strip
+from ..forms import Form, choice_list, strip
 from ..i18n import localized
 from ..models.consent import SIGNATURE_PURPOSES
 
@@ -21,7 +20,7 @@ def _coerce_unit(value):
         return -1  # never a valid choice: validation fails with a clear message
 
 
-class SignForm(FlaskForm):
+class SignForm(Form):
     name = StringField(_l("Your name"), validators=[DataRequired(), Length(max=120)],
                        filters=[strip], render_kw={"autocomplete": "name"})
     email = EmailField(
@@ -70,16 +69,16 @@ class SignForm(FlaskForm):
         return versions
 
 
-class LostLinkForm(FlaskForm):
+class LostLinkForm(Form):
     email = EmailField(_l("The e-mail address you signed with"),
                        validators=[DataRequired(), Email(message=_l("Enter a valid e-mail address.")),
                                    Length(max=254)], filters=[strip])
 
 
-class ConfirmForm(FlaskForm):
+class ConfirmForm(Form):
     """A button that acts by POST (with its CSRF token)."""
 
 
-class ConsentForm(FlaskForm):
+class ConsentForm(Form):
     purpose = HiddenField(validators=[DataRequired()])
     granted = HiddenField(validators=[DataRequired()])

@@ -154,7 +154,8 @@ def sign(slug, petition_slug):
     shown = form.shown_versions()
     chosen_texts = {}
     for purpose in SIGNATURE_PURPOSES:
-        text = consent.get_text(purpose, shown[purpose]) if shown[purpose] else None
+        text = texts[purpose] if shown[purpose] == texts[purpose].version else (
+            consent.get_text(purpose, shown[purpose]) if shown[purpose] else None)
         if text is None:
             form.form_errors.append(ERRORS["bad_version"]())
             return _render_petition(found, texts, form, status=400)

@@ -1,13 +1,12 @@
 """Forms for petitions (organizers) and paper signatures (reps)."""
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import BooleanField, DateField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional, Regexp
 
 from ..campaigns.forms import SLUG_HELP, one_language_required
-from ..forms import choice_list, empty_to_none, strip
+from ..forms import Form, choice_list, empty_to_none, strip
 from ..petitions.forms import NO_UNIT, _coerce_unit
 
 PETITION_STATUS_LABELS = {
@@ -21,7 +20,7 @@ VERIFICATION_LABELS = {
 }
 
 
-class PetitionForm(FlaskForm):
+class PetitionForm(Form):
     title_fr = StringField(_l("Title in French"), validators=[Length(max=200)], filters=[empty_to_none])
     title_en = StringField(_l("Title in English"),
                            validators=[Length(max=200), one_language_required("title_fr", "title_en")],
@@ -49,7 +48,7 @@ class NewPetitionForm(PetitionForm):
         filters=[strip], description=SLUG_HELP)
 
 
-class PaperForm(FlaskForm):
+class PaperForm(Form):
     name = StringField(_l("Name on the form"), validators=[DataRequired(), Length(max=120)], filters=[strip])
     email = StringField(_l("E-mail on the form (optional)"),
                         validators=[Optional(), Email(message=_l("Enter a valid e-mail address.")), Length(max=254)],
@@ -75,7 +74,7 @@ class PaperForm(FlaskForm):
         return self
 
 
-class BatchForm(FlaskForm):
+class BatchForm(Form):
     batch_label = StringField(_l("Batch label"), validators=[DataRequired(), Length(max=120)], filters=[strip],
                               description=_l("For example: general assembly of 12 March, Lyon."))
     version = IntegerField(_l("Consent-text version printed on the forms"), default=1,

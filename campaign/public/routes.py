@@ -36,7 +36,9 @@ def _safe_next(target):
     if not target:
         return url_for("public.home")
     parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+    # Browsers read a backslash as a slash ("/\\host" is "//host") and drop tabs and newlines.
+    if (parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//")
+            or "\\" in target or not target.isprintable()):
         return url_for("public.home")
     return target
 

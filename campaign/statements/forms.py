@@ -1,7 +1,6 @@
 """The statement form and the author's choices form; consent labels come from the consent texts."""
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     EmailField,
@@ -14,7 +13,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Email, Length, Optional
 
-from ..forms import empty_to_none, strip
+from ..forms import Form, empty_to_none, strip
 from ..i18n import LOCALE_LABELS, LOCALES, localized
 from ..models.consent import STATEMENT_PURPOSES
 from ..models.statements import PUBLICATION_CHOICES, REPS_ONLY
@@ -44,7 +43,7 @@ class _ConsentVersions:
         return versions
 
 
-class StatementForm(_ConsentVersions, FlaskForm):
+class StatementForm(_ConsentVersions, Form):
     text = TextAreaField(
         _l("Your statement"), validators=[DataRequired(), Length(max=TEXT_MAX)], filters=[strip],
         description=_l("Why do you object? Details such as dates, team or project names, places "
@@ -87,7 +86,7 @@ class StatementForm(_ConsentVersions, FlaskForm):
         return self
 
 
-class ChoicesForm(_ConsentVersions, FlaskForm):
+class ChoicesForm(_ConsentVersions, Form):
     """The author changes what may happen to their statement."""
 
     publication = RadioField(_l("Who may read your statement"),
@@ -104,5 +103,5 @@ class ChoicesForm(_ConsentVersions, FlaskForm):
         return self
 
 
-class ButtonForm(FlaskForm):
+class ButtonForm(Form):
     """A button that acts by POST (with its CSRF token)."""

@@ -1,10 +1,9 @@
 """Forms of the tally dashboard: take or publish a release (organizers), export one (staff)."""
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, SelectField
 
-from ..forms import choice_list
+from ..forms import Form, choice_list
 from ..i18n import LOCALE_LABELS, LOCALES
 from ..services import tallies as service
 
@@ -18,15 +17,15 @@ PERIOD_LABELS = {"week": _l("Week by week"), "month": _l("Month by month")}
 FORMAT_LABELS = {"csv": _l("CSV (spreadsheet)"), "json": _l("JSON (for programs)")}
 
 
-class TakeReleaseForm(FlaskForm):
+class TakeReleaseForm(Form):
     new_series = HiddenField(default="")
 
 
-class PublishForm(FlaskForm):
+class PublishForm(Form):
     pass
 
 
-class ExportForm(FlaskForm):
+class ExportForm(Form):
     release = HiddenField()
     by = SelectField(_l("Breakdown"))
     period = SelectField(_l("Signatures over time"),

@@ -1,7 +1,6 @@
 """Forms for moderating statements, writing meeting notes and logging actions."""
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     DateField,
@@ -14,7 +13,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from ..campaigns.forms import one_language_required
-from ..forms import empty_to_none, strip
+from ..forms import Form, empty_to_none, strip
 from ..models.actions import KINDS as ACTION_KINDS
 from ..models.actions import VISIBILITIES as ACTION_VISIBILITIES
 from ..models.meetings import KINDS as NOTE_KINDS
@@ -38,7 +37,7 @@ def _choices(labels, values):
 
 # --- statements --------------------------------------------------------------------------------
 
-class PublishForm(FlaskForm):
+class PublishForm(Form):
     redacted_text = TextAreaField(
         _l("Text to publish"), validators=[DataRequired(), Length(max=TEXT_MAX)], filters=[strip],
         description=_l("Remove what could identify the author (dates, team or project names, "
@@ -47,14 +46,14 @@ class PublishForm(FlaskForm):
     named = BooleanField(_l("Publish with the author's name"))
 
 
-class RejectForm(FlaskForm):
+class RejectForm(Form):
     reason = SelectField(_l("Reason"), choices=_choices(REJECTION_REASON_LABELS, REJECTION_REASONS))
     note = TextAreaField(_l("A word for the author (optional)"),
                          validators=[Optional(), Length(max=1000)], filters=[empty_to_none],
                          description=_l("Shown on the author's private page. Do not name anyone."))
 
 
-class TranslationForm(FlaskForm):
+class TranslationForm(Form):
     translation = TextAreaField(
         _l("Translation"), validators=[Optional(), Length(max=TEXT_MAX)], filters=[empty_to_none],
         description=_l("A translation of the published text into the other language. Leave "
@@ -67,7 +66,7 @@ MARKDOWN_HELP = _l("Markdown: **bold**, *italic*, lists with -, links to https:/
                    "addresses. Images and HTML are not shown.")
 
 
-class NoteForm(FlaskForm):
+class NoteForm(Form):
     title = StringField(_l("Title"), validators=[DataRequired(), Length(max=200)],
                         filters=[strip])
     held_on = DateField(_l("Date of the meeting"), validators=[DataRequired()])
@@ -89,7 +88,7 @@ class NoteForm(FlaskForm):
 ALL_KINDS = ""
 
 
-class NoteFilterForm(FlaskForm):
+class NoteFilterForm(Form):
     """Filters of the notes list, read from the query string (a GET form: no CSRF token)."""
 
     class Meta:
@@ -105,7 +104,7 @@ class NoteFilterForm(FlaskForm):
 
 # --- actions -----------------------------------------------------------------------------------
 
-class ActionForm(FlaskForm):
+class ActionForm(Form):
     kind = SelectField(_l("Kind of action"),
                        choices=_choices(ACTION_KIND_LABELS, ACTION_KINDS))
     happens_on = DateField(_l("Date"), validators=[DataRequired()])
@@ -126,5 +125,5 @@ class ActionForm(FlaskForm):
         default="internal")
 
 
-class ButtonForm(FlaskForm):
+class ButtonForm(Form):
     """A button that acts by POST (with its CSRF token)."""

@@ -213,7 +213,7 @@ class LiveServer:
     def path(self, path):
         return self.origin + path
 
-    def mail_to(self, address, count=1, timeout=10):
+    def mail_to(self, address, count=1, timeout=20):
         """The messages sent to `address`, waiting until there are at least `count` of them."""
         deadline = time.time() + timeout
         while True:
