@@ -1,11 +1,16 @@
 """Form pieces shared by several blueprints: the base form and validators with translated
 messages."""
 
-from flask import abort, request
+import functools
+
+from babel import support
+from flask import abort, current_app, request
+from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from werkzeug.datastructures import CombinedMultiDict, MultiDict
 from wtforms.fields import FileField
+from wtforms.i18n import messages_path
 from wtforms.validators import ValidationError
 
 from .services.accounts import PASSWORD_MAX, PASSWORD_MIN, password_problem
@@ -29,6 +34,13 @@ class Form(FlaskForm):
     """
 
     class Meta:
+        def get_translations(self, form):
+            """WTForms' own messages in the page's language. Flask-WTF reads the catalog from
+            disk on every request; it never changes while the process runs, so keep it."""
+            if not current_app.config.get("WTF_I18N_ENABLED", True):
+                return super().get_translations(form)
+            return _wtforms_translations(str(get_locale()))
+
         def wrap_formdata(self, form, formdata):
             wrapped = super().wrap_formdata(form, formdata)
             if wrapped is formdata:  # data given explicitly
@@ -52,6 +64,11 @@ class Form(FlaskForm):
                 field.errors = [*field.errors, NUL_MESSAGE]
                 valid = False
         return valid
+
+
+@functools.lru_cache(maxsize=8)
+def _wtforms_translations(locale):
+    return support.Translations.load(messages_path(), [locale], domain="wtforms")
 
 
 def acceptable_password(form, field):

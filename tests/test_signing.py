@@ -152,3 +152,18 @@ def test_withdrawn_public_name_disappears_at_once_and_count_at_next_batch(app, c
     page = client.get("/c/acme/p/end-it").text
     assert "Alice Canary" not in page
     assert "1 signature" in page
+
+
+@pytest.mark.parametrize(("lang", "message", "other"), [
+    ("fr", "Ce champ est requis.", "This field is required."),
+    ("en", "This field is required.", "Ce champ est requis."),
+])
+def test_wtforms_own_messages_follow_the_page_language(client, petition, lang, message, other):
+    """WTForms' built-in messages come from its catalog, kept per language by the base form:
+    a French page after an English one (same process) still gets French."""
+    for first in ("en", "fr"):
+        sign(client, name="", lang=first)
+    response = sign(client, name="", lang=lang)
+    assert response.status_code == 400
+    assert message in response.text
+    assert other not in response.text
