@@ -190,7 +190,8 @@ def config_from_environment():
 def ensure_dev_secrets(instance):
     """Create development secrets under instance/ (mode 0600) once; never used in production."""
     instance = Path(instance)
-    instance.mkdir(parents=True, exist_ok=True)
+    # The folder also holds the development database and mail: only its owner may enter it.
+    instance.mkdir(mode=0o700, parents=True, exist_ok=True)
     path = instance / "secrets.json"
     if not path.exists():
         values = {

@@ -126,15 +126,20 @@ def queue_template(to, template, *, locale=None, **context):
 
     subject, body = render(template, locale, **context)
     message = build_message(to, subject, body)
-    row = OutboxMessage(public_id=new_public_id(), created_at=utcnow(), next_attempt_at=utcnow())
+    now = utcnow()
+    # A request delivers what it queued once its response is sent, nothing else: its messages
+    # are born claimed, so the cron leaves them alone unless that delivery never happens.
+    delivered_here = has_request_context() or g.get("campaign_after_response", False)
+    row = OutboxMessage(public_id=new_public_id(), created_at=now,
+                        next_attempt_at=now + timedelta(minutes=CLAIM_MINUTES)
+                        if delivered_here else now)
     ring = keyring()
     row.recipient_ct = ring.encrypt(to, aad_for("outbox", "recipient", row.public_id))
     row.message_ct = ring.encrypt(bytes(message), aad_for("outbox", "message", row.public_id))
     db.session.add(row)
-    # This context delivers what it queued, nothing else (the cron takes the rest): concurrent
-    # requests never pick the same messages.
-    g.setdefault("campaign_queued_mail", []).append(row.public_id)
-    after_response()
+    if delivered_here:
+        g.setdefault("campaign_queued_mail", []).append(row.public_id)
+        after_response()
     return row
 
 
@@ -160,12 +165,13 @@ def after_response(job=None):
 
         def _run():
             with app.app_context():
+                g.campaign_after_response = True
                 try:
                     for queued_job in jobs:
                         queued_job()
                         db.session.commit()
                     # the jobs' own mail is in this context's g
-                    deliver_pending(public_ids=queued + g.get("campaign_queued_mail", []))
+                    deliver_own(queued + g.get("campaign_queued_mail", []))
                 except Exception as exc:  # noqa: BLE001 - the cron retries
                     db.session.rollback()
                     app.logger.warning("after-response work deferred: %s", type(exc).__name__)
@@ -178,6 +184,41 @@ def after_response(job=None):
 
 #: how long a claimed message is left to its sender before another delivery may try it
 CLAIM_MINUTES = 10
+
+
+def _send_row(row, ring):
+    """Send one message; delete it once sent, or schedule its retry. Returns True if sent."""
+    from .models.base import utcnow
+
+    raw = ring.decrypt(row.message_ct, aad_for("outbox", "message", row.public_id))
+    try:
+        send_raw(raw)
+    except MailError as exc:
+        row.attempts += 1
+        row.last_error = str(exc)[:64]
+        delay = RETRY_DELAYS_MINUTES[min(row.attempts, len(RETRY_DELAYS_MINUTES)) - 1]
+        row.next_attempt_at = utcnow() + timedelta(minutes=delay)
+        sent = False
+    else:
+        db.session.delete(row)
+        sent = True
+    db.session.commit()
+    return sent
+
+
+def deliver_own(public_ids):
+    """Deliver the messages this context queued (born claimed: nobody else sends them)."""
+    from .models import OutboxMessage
+
+    if not public_ids:
+        return 0, 0
+    ring = keyring()
+    rows = db.session.execute(
+        select(OutboxMessage).where(OutboxMessage.public_id.in_(public_ids))
+        .order_by(OutboxMessage.id)
+    ).scalars().all()
+    sent = sum(_send_row(row, ring) for row in rows)
+    return sent, len(rows) - sent
 
 
 def _claim(row_id, now):
@@ -194,21 +235,18 @@ def _claim(row_id, now):
     return claimed
 
 
-def deliver_pending(limit=100, public_ids=None):
-    """Send due messages (only those of `public_ids` when given), each claimed first so that
-    two deliveries never send the same one; delete each once sent; back off on failure.
-    Returns (sent, failed)."""
+def deliver_pending(limit=100):
+    """Send due messages (the cron's job), each claimed first so that two deliveries never
+    send the same one. Returns (sent, failed)."""
     from .models import OutboxMessage
     from .models.base import utcnow
 
-    if public_ids is not None and not public_ids:
-        return 0, 0
     sent = failed = 0
     ring = keyring()
-    query = select(OutboxMessage.id).where(OutboxMessage.next_attempt_at <= utcnow())
-    if public_ids is not None:
-        query = query.where(OutboxMessage.public_id.in_(public_ids))
-    due = db.session.execute(query.order_by(OutboxMessage.id).limit(limit)).scalars().all()
+    due = db.session.execute(
+        select(OutboxMessage.id).where(OutboxMessage.next_attempt_at <= utcnow())
+        .order_by(OutboxMessage.id).limit(limit)
+    ).scalars().all()
     db.session.commit()
     for row_id in due:
         if not _claim(row_id, utcnow()):
@@ -216,19 +254,10 @@ def deliver_pending(limit=100, public_ids=None):
         row = db.session.get(OutboxMessage, row_id)
         if row is None:
             continue
-        raw = ring.decrypt(row.message_ct, aad_for("outbox", "message", row.public_id))
-        try:
-            send_raw(raw)
-        except MailError as exc:
-            row.attempts += 1
-            row.last_error = str(exc)[:64]
-            delay = RETRY_DELAYS_MINUTES[min(row.attempts, len(RETRY_DELAYS_MINUTES)) - 1]
-            row.next_attempt_at = utcnow() + timedelta(minutes=delay)
-            failed += 1
-        else:
-            db.session.delete(row)
+        if _send_row(row, ring):
             sent += 1
-        db.session.commit()
+        else:
+            failed += 1
     return sent, failed
 
 

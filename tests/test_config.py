@@ -128,6 +128,7 @@ def test_development_creates_private_secrets_once(tmp_path, monkeypatch):
     secrets_file = instance / "secrets.json"
     assert secrets_file.is_file()
     assert stat.S_IMODE(secrets_file.stat().st_mode) == 0o600
+    assert stat.S_IMODE(instance.stat().st_mode) == 0o700  # database and mail live here too
     assert len(first.SECRET_KEY) >= 32 and len(first.HASH_KEY) >= 32
     assert len(first.DATA_KEYS) == 1 and len(first.DATA_KEYS[0][1]) == 32
     assert first.SQLALCHEMY_DATABASE_URI == f"sqlite:///{instance / 'campaign.sqlite3'}"

@@ -155,7 +155,7 @@ def test_concurrent_deliveries_send_each_queued_message_exactly_once(mail_app, s
 
     from campaign import mail
 
-    with mail_app.test_request_context():
+    with mail_app.app_context():  # queued outside a request: due at once, for the cron
         for number in range(12):
             mail.queue_template(f"reader{number}@personal.example", "private_link",
                                 locale="en", petition=None,
@@ -186,3 +186,27 @@ def test_concurrent_deliveries_send_each_queued_message_exactly_once(mail_app, s
     assert recipients == sorted(f"reader{n}@personal.example" for n in range(12)), received
     with mail_app.app_context():
         assert mail.pending_count() == 0
+
+
+def test_mail_of_a_request_that_died_before_delivering_is_sent_by_the_cron_later(
+        mail_app, smtp_server):
+    """A request's mail is born claimed by that request; if the worker dies before its
+    after-response delivery, the cron leaves it alone for CLAIM_MINUTES, then sends it."""
+    from datetime import timedelta
+
+    from campaign import mail
+    from campaign.models.base import utcnow
+
+    with mail_app.test_request_context():  # a request that never gets to send its response
+        mail.queue_template("late@personal.example", "private_link", locale="fr",
+                            petition=None, private_link="http://localhost/s/" + "b" * 43)
+        db.session.commit()
+    with mail_app.app_context():
+        row = db.session.execute(select(OutboxMessage)).scalar_one()
+        assert row.next_attempt_at > utcnow() + timedelta(minutes=mail.CLAIM_MINUTES - 1)
+        assert mail.deliver_pending() == (0, 0)  # still the request's
+        row.next_attempt_at = utcnow() - timedelta(seconds=1)  # CLAIM_MINUTES later
+        db.session.commit()
+        assert mail.deliver_pending() == (1, 0)
+        assert mail.pending_count() == 0
+    assert [r for rcpts, _m in _wait(smtp_server, 1) for r in rcpts] == ["late@personal.example"]
