@@ -94,6 +94,18 @@ def _lock_chain():
     # already serialises writers.
 
 
+#: What signers and authors do through their private link. Kept in the chain at day precision
+#: and never listed one by one (only counted per day), so that the log cannot time a withdrawal
+#: against the batched public count (DESIGN 2a: counts do not betray timing).
+SELF_SERVICE_ACTIONS = frozenset({
+    "signature_withdrawn", "signature_erased", "statement_withdrawn", "statement_erased",
+})
+
+
+def _start_of_day(moment):
+    return moment.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
 def _default_actor():
     if has_request_context() and getattr(current_user, "is_authenticated", False):
         return current_user
@@ -113,7 +125,7 @@ def record(action, *, actor=None, target=None, target_type=None, target_id=None,
     ).scalar() or GENESIS
     event = AuditEvent(
         public_id=new_public_id(),
-        created_at=utcnow(),
+        created_at=_start_of_day(utcnow()) if action in SELF_SERVICE_ACTIONS else utcnow(),
         actor_id=getattr(actor, "id", None),
         actor=getattr(actor, "public_id", None),
         action=action,

@@ -159,16 +159,24 @@ def keys_generate(key_id):
 @keys_cli.command("rotate")
 @localized_command
 def keys_rotate():
-    """Re-encrypt every wrapped data key under the first key of CAMPAIGN_DATA_KEYS."""
-    from .services.keys import rotate
+    """Re-encrypt every value the key ring encrypts under the first key of CAMPAIGN_DATA_KEYS."""
+    from flask_babel import ngettext
 
-    from .services.tallies import rekey_ledgers
+    from .services.keys import RotationError, rotate
 
-    changed = rotate()
-    rekey_ledgers()
+    try:
+        counts = rotate()
+    except RotationError as exc:
+        db.session.rollback()
+        _say(_("Nothing was re-encrypted: the value in %(kind)s of row %(id)s does not decrypt "
+               "with the keys of CAMPAIGN_DATA_KEYS.", kind=exc.kind, id=exc.row_id), err=True)
+        raise SystemExit(1) from None
     db.session.commit()
-    _say(_("%(n)d keys re-encrypted under %(kid)s.", n=changed,
-           kid=current_app.extensions["campaign_keyring"].primary_id))
+    _say(ngettext("%(num)d value re-encrypted under %(kid)s.",
+                  "%(num)d values re-encrypted under %(kid)s.", sum(counts.values()),
+                  kid=current_app.extensions["campaign_keyring"].primary_id))
+    for kind, n in counts.items():
+        _say(f"  {kind}: {n}")
 
 
 # --- audit ---------------------------------------------------------------------------------------

@@ -174,3 +174,39 @@ def test_concurrent_appends_form_one_intact_chain(app):
             AuditEvent.action == "login")).scalars().all()
         assert sorted(d["label"] for d in details) == sorted(
             f"writer-{n}" for n in range(writers) for _ in range(per_writer))
+
+
+def test_self_service_events_are_kept_by_day_and_never_listed_with_a_time(
+        app, client, make_campaign, make_user):
+    """An organizer reading the log right after a withdrawal must not learn when it happened
+    (the public count is batched for that reason): the event is in the chain at day precision,
+    left out of the list, and only counted per day; the chain still verifies."""
+    from tests.conftest import login
+
+    make_campaign("acme")
+    make_user("org@example.org", roles=[("acme", "organizer")])
+    with app.app_context():
+        campaign = get_by_slug("acme")
+        audit.record("campaign_updated", actor=None, target=campaign, campaign=campaign)
+        withdrawn = audit.record("signature_withdrawn", actor=None, target_type="signatures",
+                                 target_id="sig-public-id-1", campaign=campaign)
+        audit.record("statement_erased", actor=None, target_type="statements",
+                     target_id="st-public-id-1", campaign=campaign)
+        db.session.commit()
+        stamp = withdrawn.created_at
+        withdrawn_public_id = withdrawn.public_id
+        assert (stamp.hour, stamp.minute, stamp.second, stamp.microsecond) == (0, 0, 0, 0)
+        assert audit.verify()[1] is None
+    assert login(client, "org@example.org").status_code == 302
+    page = client.get("/admin/audit", query_string={"campaign": "acme"})
+    assert page.status_code == 200
+    listed, _, per_day = page.text.partition("Withdrawals and erasures by signers and authors")
+    assert per_day, "the per-day section is missing"
+    assert "campaign_updated" in listed
+    for hidden in ("signature_withdrawn", "statement_erased", withdrawn_public_id,
+                   "sig-public-id-1", "st-public-id-1"):
+        assert hidden not in listed
+        assert hidden not in per_day or hidden in ("signature_withdrawn", "statement_erased")
+    assert "signature_withdrawn" in per_day and "statement_erased" in per_day
+    assert stamp.date().isoformat() in per_day
+    assert "00:00:00" not in page.text

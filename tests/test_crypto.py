@@ -58,11 +58,12 @@ def canary_table(app):
 
 @pytest.fixture
 def app_with_keys(make_config):
-    """Factory: an app on the test database whose key ring is exactly the given (id, key) pairs."""
+    """Factory: an app on the test database whose key ring is exactly the given (id, key) pairs
+    (other settings as keyword arguments)."""
     made = []
 
-    def make(*ring):
-        new = create_app(make_config(DATA_KEYS=list(ring)))
+    def make(*ring, **settings):
+        new = create_app(make_config(DATA_KEYS=list(ring), **settings))
         with new.app_context():
             db.create_all()
         made.append(new)
@@ -255,7 +256,8 @@ def test_rotation_rewraps_every_key_and_the_old_ring_key_can_then_be_dropped(app
         db.session.rollback()
     result = app_ba.test_cli_runner().invoke(args=["keys", "rotate", "--lang", "en"])
     assert result.exit_code == 0, result.output
-    assert "4 keys re-encrypted under ring-b" in result.output
+    assert "4 values re-encrypted under ring-b" in result.output
+    assert "data_keys.wrapped: 4" in result.output
     with app_ba.app_context():
         live = db.session.execute(
             select(DataKey).where(DataKey.wrapped.is_not(None))).scalars().all()
@@ -268,13 +270,174 @@ def test_rotation_rewraps_every_key_and_the_old_ring_key_can_then_be_dropped(app
         assert gone.wrapped is None and gone.ring_key_id is None  # not resurrected
         event = db.session.execute(select(AuditEvent).where(
             AuditEvent.action == "keys_rotated")).scalar_one()
-        assert event.details == {"count": 4, "label": "ring-b"}
+        assert event.details == {
+            "count": 4, "label": "ring-b",
+            "fields": [f"{entry.kind}={4 if entry.model is DataKey else 0}"
+                       for entry in keys.RING_COLUMNS]}
     again = app_ba.test_cli_runner().invoke(args=["keys", "rotate", "--lang", "en"])
-    assert again.exit_code == 0 and "0 keys re-encrypted" in again.output
+    assert again.exit_code == 0 and "0 values re-encrypted" in again.output
 
     app_b = app_with_keys(key_b)  # ring-a removed from the configuration
     with app_b.app_context():
         open_all()
+
+
+def test_rotation_reaches_every_ring_encrypted_value_so_the_old_key_can_go(
+        app, make_user, make_campaign, app_with_keys):
+    """TOTP secrets, queued mail, lost-link requests and tally ledgers are encrypted by the ring
+    itself, not by a data key: after a rotation and the old key's removal, they still work."""
+    import json
+    from datetime import date
+
+    from campaign import mail
+    from campaign.crypto import keyring
+    from campaign.models import LinkRequest, OutboxMessage, Signature, TallyRelease, User
+    from campaign.petitions import jobs
+    from campaign.services import accounts, signatures, tallies
+    from campaign.services import petitions as petition_service
+    from campaign.services.campaigns import get_by_slug
+    from tests.conftest import login
+
+    old_keys = list(app.config["DATA_KEYS"])
+    old_id, new_key = old_keys[0][0], _ring_key("ring-new")
+    staff, email = "staff@example.org", f"rotation.{secrets.token_hex(4)}@personal.example"
+    ledger = {"format": 1, "total": 42}
+    make_user(staff)
+    make_campaign("acme")
+    with app.app_context():
+        petition = petition_service.create_petition(
+            get_by_slug("acme"), "end-it", actor=None, title_fr="Arrêtez", title_en="Stop it",
+            text_fr="Texte", text_en="Text", status="open", refresh_minutes=0)
+        signatures.sign(petition, signatures.SignerInput(name="Rotation Canary", email=email,
+                                                         locale="en"),
+                        links=jobs.links_for_base("http://localhost/"))  # queues its mail
+        signatures.request_lost_link(petition, email, "en", "http://localhost/")
+        release = TallyRelease(public_id=new_public_id(), petition_id=petition.id,
+                               kind="scheduled", as_of=date(2026, 1, 5))
+        release.ledger_ct = keyring().encrypt(json.dumps(ledger), tallies._ledger_aad(release))
+        db.session.add(release)
+        db.session.commit()
+        release_id = release.public_id
+        for entry in keys.RING_COLUMNS:  # one value of every kind, under the old ring key
+            column = getattr(entry.model, entry.column)
+            blobs = db.session.execute(select(column).where(column.is_not(None))).scalars()
+            assert [blob_key_id(blob) for blob in blobs] == [old_id], entry.kind
+
+    # Without the old key nothing of it opens: no sign-in possible, for one.
+    with app_with_keys(new_key).app_context():
+        user = db.session.execute(select(User).where(User.email == staff)).scalar_one()
+        with pytest.raises(DecryptionError):
+            accounts.totp_secret(user)
+        db.session.rollback()
+
+    same = {"HASH_KEY": app.config["HASH_KEY"]}  # signers are found by their keyed hash
+    app_both = app_with_keys(new_key, *old_keys, **same)
+    result = app_both.test_cli_runner().invoke(args=["keys", "rotate", "--lang", "en"])
+    assert result.exit_code == 0, result.output
+    assert f"{len(keys.RING_COLUMNS)} values re-encrypted under ring-new" in result.output
+    for entry in keys.RING_COLUMNS:
+        assert f"{entry.kind}: 1" in result.output
+    assert email not in result.output
+    with app_both.app_context():
+        event = db.session.execute(select(AuditEvent).where(
+            AuditEvent.action == "keys_rotated")).scalar_one()
+        assert event.details == {"count": len(keys.RING_COLUMNS), "label": "ring-new",
+                                 "fields": [f"{e.kind}=1" for e in keys.RING_COLUMNS]}
+        for entry in keys.RING_COLUMNS:
+            column = getattr(entry.model, entry.column)
+            blobs = db.session.execute(select(column).where(column.is_not(None))).scalars()
+            assert [blob_key_id(blob) for blob in blobs] == ["ring-new"], entry.kind
+
+    app_new = app_with_keys(new_key, **same)  # the old key removed from the configuration
+    client = app_new.test_client()
+    response = login(client, staff)
+    assert response.status_code == 302
+    assert not response.headers["Location"].startswith("/login")
+    assert client.get("/staff/").status_code == 200
+    with app_new.app_context():
+        assert jobs.process_link_requests() == 1  # the signer's address: a new private link
+        db.session.commit()
+        assert db.session.execute(select(LinkRequest)).first() is None
+        queued = db.session.execute(select(OutboxMessage)).scalars().all()
+        assert len(queued) == 2  # the signing mail, then the lost-link answer
+        for row in queued:
+            assert keyring().decrypt(row.recipient_ct, aad_for(
+                "outbox", "recipient", row.public_id)).decode() == email
+        assert mail.deliver_pending() == (2, 0)
+        assert mail.pending_count() == 0
+        sent = app_new.extensions["campaign_outbox"]
+        assert [message["To"] for message in sent] == [email, email]
+        assert "/s/" in sent[-1].get_content()
+        release = db.session.execute(
+            select(TallyRelease).where(TallyRelease.public_id == release_id)).scalar_one()
+        assert tallies.read_ledger(release) == ledger
+        signature = db.session.execute(select(Signature)).scalar_one()
+        assert signatures.identity(signature) == ("Rotation Canary", email)
+
+
+def test_rotation_stops_whole_at_a_value_the_ring_cannot_open(app, make_user, app_with_keys):
+    """A value under a key already removed is named (column and row, never the value), and
+    nothing at all is re-encrypted: the old key must come back before it can go."""
+    from campaign.models import User
+
+    make_user("staff@example.org")
+    with app.app_context():
+        keys.new_person_key()  # readable: must not be re-encrypted either
+        db.session.commit()
+        user_id = db.session.execute(select(User.public_id)).scalar_one()
+    # The data key is under test1 too; the ring below opens it, but not the TOTP secret.
+    app_half = app_with_keys(_ring_key("ring-new"), *app.config["DATA_KEYS"])
+    with app_half.app_context():
+        user = db.session.execute(select(User)).scalar_one()
+        user.totp_secret_ct = keys.encrypt(secrets.token_bytes(32), "retired", b"secret",
+                                           aad_for("users", "totp_secret", user.public_id))
+        db.session.commit()
+    result = app_half.test_cli_runner().invoke(args=["keys", "rotate", "--lang", "en"])
+    assert result.exit_code == 1
+    assert "Nothing was re-encrypted" in result.output
+    assert f"users.totp_secret_ct of row {user_id}" in result.output
+    with app_half.app_context():
+        assert db.session.execute(select(AuditEvent).where(
+            AuditEvent.action == "keys_rotated")).first() is None
+        data_key = db.session.execute(select(DataKey)).scalar_one()
+        assert data_key.ring_key_id != "ring-new" and blob_key_id(data_key.wrapped) != "ring-new"
+
+
+#: column names that suggest an encrypted value, whatever their type
+ENCRYPTED_NAME_RE = re.compile(r"(_ct|_sealed|_enc|_encrypted|_cipher|_ciphertext|wrapped)$")
+
+
+def _holds_bytes(column):
+    try:
+        return column.type.python_type is bytes
+    except NotImplementedError:
+        return False
+
+
+def test_every_encrypted_column_is_rotated_or_sealed_under_a_data_key():
+    """A new encrypted column must be declared in campaign.services.keys: in RING_COLUMNS when
+    the key ring encrypts it (so `flask keys rotate` re-encrypts it), in SEALED_COLUMNS when a
+    person's data key does. Forgotten, it would be lost when an old ring key is removed."""
+    import campaign.models  # noqa: F401 - every model in the metadata
+
+    ring = [entry.kind for entry in keys.RING_COLUMNS]
+    assert len(set(ring)) == len(ring)
+    assert not set(ring) & keys.SEALED_COLUMNS
+    found = {f"{table.name}.{column.name}" for table in db.metadata.sorted_tables
+             for column in table.columns
+             if _holds_bytes(column) or ENCRYPTED_NAME_RE.search(column.name)}
+    undeclared = found - set(ring) - keys.SEALED_COLUMNS
+    assert not undeclared, (
+        f"{sorted(undeclared)}: declare each in campaign/services/keys.py, RING_COLUMNS "
+        "(encrypted by the key ring) or SEALED_COLUMNS (sealed under a person's data key)")
+    assert set(ring) | keys.SEALED_COLUMNS <= found  # no stale entry
+    for entry in keys.RING_COLUMNS:  # the associated data needs the row's public id
+        assert "public_id" in entry.model.__table__.columns, entry.kind
+        if entry.ring_key_id is not None:
+            assert entry.ring_key_id in entry.model.__table__.columns, entry.kind
+    for kind in keys.SEALED_COLUMNS:  # a sealed value's row names the data key that opens it
+        table = db.metadata.tables[kind.split(".")[0]]
+        assert any(fk.column.table.name == "data_keys" for fk in table.foreign_keys), kind
 
 
 # --- 4. erasure -------------------------------------------------------------------------------

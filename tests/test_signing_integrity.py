@@ -160,3 +160,27 @@ def test_signature_dates_have_day_precision(app, petition):
     with app.app_context():
         for column in Signature.__table__.columns:
             assert "DATETIME" not in str(column.type).upper(), column.name
+
+
+def test_concurrent_first_views_of_a_petition_all_get_the_page(app, petition):
+    """Twenty visitors open a petition at once before any public snapshot exists: each view
+    tries to take the first one (on PostgreSQL they race on its primary key). Every visitor
+    gets the page; one snapshot is kept."""
+    from campaign.models import PetitionSnapshot
+
+    barrier = threading.Barrier(20)
+    statuses = [None] * 20
+
+    def view(i):
+        client = app.test_client()
+        barrier.wait()
+        statuses[i] = client.get("/c/acme/p/end-it").status_code
+
+    threads = [threading.Thread(target=view, args=(i,)) for i in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert statuses == [200] * 20
+    with app.app_context():
+        assert db.session.execute(select(func.count()).select_from(PetitionSnapshot)).scalar() == 1

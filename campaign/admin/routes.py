@@ -3,7 +3,7 @@
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from .. import access, audit, mail
 from ..extensions import db
@@ -136,15 +136,24 @@ def audit_log():
         access.authorize(target is not None
                          and access.can_view_campaign_staff_page(current_user, target), hide=True)
     access.authorize(access.can_view_audit_log(current_user, target))
-    query = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(PAGE_SIZE)
+    query = (select(AuditEvent).where(AuditEvent.action.not_in(audit.SELF_SERVICE_ACTIONS))
+             .order_by(AuditEvent.id.desc()).limit(PAGE_SIZE))
+    day = func.date(AuditEvent.created_at)
+    per_day = (select(day.label("day"), AuditEvent.action, func.count().label("count"))
+               .where(AuditEvent.action.in_(audit.SELF_SERVICE_ACTIONS))
+               .group_by(day, AuditEvent.action)
+               .order_by(day.desc(), AuditEvent.action)
+               .limit(PAGE_SIZE))
     if target is not None:
         query = query.where(AuditEvent.campaign_id == target.id)
+        per_day = per_day.where(AuditEvent.campaign_id == target.id)
     events = db.session.execute(query).scalars().all()
+    self_service = db.session.execute(per_day).all()
     # Walking the whole chain is costly: only when an admin asks for it.
     wants_check = request.args.get("verify") == "1" and access.is_admin(current_user)
     count, broken = audit.verify() if wants_check else (None, None)
     return render_template("admin/audit.html", events=events, campaign=target,
-                           chain_count=count, broken=broken)
+                           self_service=self_service, chain_count=count, broken=broken)
 
 
 @bp.route("/consent-texts", methods=["GET", "POST"])

@@ -252,32 +252,6 @@ def read_ledger(release):
     return json.loads(keyring().decrypt(release.ledger_ct, _ledger_aad(release)))
 
 
-def rekey_ledgers(batch_size=200):
-    """Re-encrypt every ledger under the key ring's primary key; returns how many changed.
-
-    For key rotation: run it with `flask keys rotate`, before an old ring key is removed from
-    CAMPAIGN_DATA_KEYS, or the ledgers it encrypted can no longer be checked against.
-    Flushes, never commits.
-    """
-    ring = keyring()
-    changed, last_id = 0, 0
-    while True:
-        batch = db.session.execute(
-            select(TallyRelease).where(TallyRelease.id > last_id,
-                                       TallyRelease.ledger_ct.is_not(None))
-            .order_by(TallyRelease.id).limit(batch_size)
-        ).scalars().all()
-        if not batch:
-            return changed
-        for release in batch:
-            last_id = release.id
-            if ring.needs_rotation(release.ledger_ct):
-                plain = ring.decrypt(release.ledger_ct, _ledger_aad(release))
-                release.ledger_ct = ring.encrypt(plain, _ledger_aad(release))
-                changed += 1
-        db.session.flush()
-
-
 def releases(petition, *, include_deferred=True):
     """The petition's ledger, oldest first."""
     stmt = select(TallyRelease).where(TallyRelease.petition_id == petition.id)
