@@ -192,9 +192,14 @@ def prepare_app_database(url, env):
     saved = dict(os.environ)
     os.environ.update(env)
     try:
-        from bench_wsgi import app  # builds the app from the environment set above
+        from bench_wsgi import BenchConfig
 
+        from campaign import create_app
         from campaign.extensions import db
+
+        # A new app each time (not bench_wsgi's module-level one, imported once): it reads the
+        # database URL of this run from the environment set above.
+        app = create_app(BenchConfig())
         from campaign.services import campaigns, consent, petitions
 
         with app.app_context():
@@ -301,6 +306,15 @@ def measure(label, app_url, minimal_url, args, folder):
             seconds, statuses = run_load(args.requests, args.clients, job)
             bad = sum(1 for s in statuses if s != 200)
             results[name] = (args.requests / seconds, bad)
+    except Exception:
+        # What the servers logged says why (no personal data: the app never logs any).
+        for server in servers:
+            server.log.flush()
+            lines = Path(server.log.name).read_text(errors="replace").splitlines()
+            problems = [line for line in lines if "ERROR" in line or "Error" in line]
+            print(f"{Path(server.log.name).name}: " + ("\n  ".join(problems[-10:]) or "no error"),
+                  file=sys.stderr)
+        raise
     finally:
         for server in servers:
             stop(server)

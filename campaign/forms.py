@@ -71,6 +71,22 @@ def _wtforms_translations(locale):
     return support.Translations.load(messages_path(), [locale], domain="wtforms")
 
 
+#: slugs that would collide with a route of their own (/staff/campaigns/new, .../petitions/new)
+RESERVED_SLUGS = frozenset({"new"})
+RESERVED_MESSAGE = _l("This short name is reserved; choose another one.")
+
+
+def not_reserved(form, field):
+    if (field.data or "") in RESERVED_SLUGS:
+        raise ValidationError(RESERVED_MESSAGE)
+
+
+def version_number(raw):
+    """A consent-text version as posted by our own hidden field (a few ASCII digits), or None."""
+    raw = str(raw or "")
+    return int(raw) if 0 < len(raw) <= 6 and raw.isascii() and raw.isdigit() else None
+
+
 def acceptable_password(form, field):
     problem = password_problem(field.data or "")
     if problem:

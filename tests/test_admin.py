@@ -79,3 +79,25 @@ def test_a_new_consent_text_version_is_shown_and_recorded(app, client, make_user
             ConsentText.purpose == "public_name", ConsentText.version == 1)).scalar_one()
         assert v1.text_en.startswith("Show my name on the petition")
         assert db.session.execute(select(User)).scalars().first() is not None
+
+
+def test_revoking_a_role_the_person_does_not_hold_says_so_and_changes_nothing(
+        app, client, make_user, make_campaign):
+    from campaign.models import AuditEvent
+
+    make_campaign("acme")
+    make_user("admin@example.org", is_admin=True)
+    rep_id = make_user("rep@example.org", roles=[("acme", "rep")])
+    rep = app.test_client()
+    login(rep, "rep@example.org")
+    login(client, "admin@example.org")
+    page = client.get(f"/admin/users/{rep_id}")
+    response = client.post(f"/admin/users/{rep_id}/memberships/acme/organizer/revoke",
+                           data={"csrf_token": csrf_token(page.text)}, follow_redirects=True,
+                           headers={"Accept-Language": "fr"})
+    assert "ne détient pas ce rôle" in response.text
+    assert "The role is removed" not in response.text
+    assert rep.get("/staff/campaigns/acme").status_code == 200  # still signed in, still a rep
+    with app.app_context():
+        assert db.session.execute(select(AuditEvent).where(
+            AuditEvent.action == "role_revoked")).first() is None

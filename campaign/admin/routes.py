@@ -120,9 +120,11 @@ def revoke(public_id, slug, role):
     target = get_by_slug(slug)
     if target is None or role not in ROLE_LABELS or not ConfirmForm().validate_on_submit():
         abort(404 if target is None else 400)
-    accounts.revoke(found, target, role, actor=current_user)
-    db.session.commit()
-    flash(_("The role is removed and the person's sessions are ended."), "success")
+    if accounts.revoke(found, target, role, actor=current_user):
+        db.session.commit()
+        flash(_("The role is removed and the person's sessions are ended."), "success")
+    else:
+        flash(_("This person does not hold that role: nothing changed."), "info")
     return redirect(url_for("admin.user", public_id=found.public_id))
 
 

@@ -4,7 +4,7 @@ from flask_babel import lazy_gettext as _l
 from wtforms import BooleanField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp, ValidationError
 
-from ..forms import Form, choice_list, empty_to_none, strip
+from ..forms import Form, choice_list, empty_to_none, not_reserved, strip
 from ..models.campaigns import MIN_TALLY_THRESHOLD, UNIT_KINDS
 
 SLUG_HELP = _l("Lower-case letters, digits and hyphens; it appears in the campaign's address.")
@@ -58,7 +58,7 @@ class CampaignForm(Form):
 class NewCampaignForm(CampaignForm):
     slug = StringField(_l("Short name"), validators=[
         DataRequired(), Length(max=64),
-        Regexp(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$", message=SLUG_HELP)],
+        Regexp(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$", message=SLUG_HELP), not_reserved],
         filters=[strip], description=SLUG_HELP)
 
 

@@ -4,7 +4,7 @@ from flask_babel import lazy_gettext as _l
 from wtforms import BooleanField, EmailField, HiddenField, SelectField, StringField
 from wtforms.validators import DataRequired, Email, Length, Optional
 
-from ..forms import Form, choice_list, strip
+from ..forms import Form, choice_list, strip, version_number
 from ..i18n import localized
 from ..models.consent import SIGNATURE_PURPOSES
 
@@ -64,8 +64,7 @@ class SignForm(Form):
     def shown_versions(self):
         versions = {}
         for purpose in SIGNATURE_PURPOSES:
-            raw = self[f"version_{purpose}"].data
-            versions[purpose] = int(raw) if raw and str(raw).isdigit() else None
+            versions[purpose] = version_number(self[f"version_{purpose}"].data)
         return versions
 
 

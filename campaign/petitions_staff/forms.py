@@ -6,7 +6,7 @@ from wtforms import BooleanField, DateField, IntegerField, SelectField, StringFi
 from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional, Regexp
 
 from ..campaigns.forms import SLUG_HELP, one_language_required
-from ..forms import Form, choice_list, empty_to_none, strip
+from ..forms import Form, choice_list, empty_to_none, not_reserved, strip
 from ..petitions.forms import NO_UNIT, _coerce_unit
 
 PETITION_STATUS_LABELS = {
@@ -44,7 +44,7 @@ class PetitionForm(Form):
 class NewPetitionForm(PetitionForm):
     slug = StringField(_l("Short name"), validators=[
         DataRequired(), Length(max=64),
-        Regexp(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$", message=SLUG_HELP)],
+        Regexp(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$", message=SLUG_HELP), not_reserved],
         filters=[strip], description=SLUG_HELP)
 
 

@@ -93,6 +93,8 @@ def add_unit(campaign, kind, code, *, actor, **values):
 
 
 def update_unit(unit, *, actor, **values):
+    if values.get("position") is None:
+        values.pop("position", None)  # left empty: the unit keeps its place
     changed = [f for f in UNIT_FIELDS if f in values and getattr(unit, f) != values[f]]
     for field in changed:
         setattr(unit, field, values[field])

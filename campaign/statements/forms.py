@@ -13,7 +13,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Email, Length, Optional
 
-from ..forms import Form, empty_to_none, strip
+from ..forms import Form, empty_to_none, strip, version_number
 from ..i18n import LOCALE_LABELS, LOCALES, localized
 from ..models.consent import STATEMENT_PURPOSES
 from ..models.statements import PUBLICATION_CHOICES, REPS_ONLY
@@ -38,8 +38,7 @@ class _ConsentVersions:
     def shown_versions(self):
         versions = {}
         for purpose in STATEMENT_PURPOSES:
-            raw = self[f"version_{purpose}"].data
-            versions[purpose] = int(raw) if raw and str(raw).isdigit() else None
+            versions[purpose] = version_number(self[f"version_{purpose}"].data)
         return versions
 
 
