@@ -13,24 +13,18 @@ a 404 where existence itself would leak (a campaign one is not part of, a reps-o
 to an organizer), a 403 otherwise (a page one may know about but not use).
 """
 
-import copy
 import dataclasses
 import io
-import secrets
-import shutil
-import sqlite3
 import time
-from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Callable
 from urllib.parse import urlsplit
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
-import config
-from campaign import access, create_app, sessions
+from campaign import access, sessions
 from campaign.extensions import db
 from campaign.models import (
     Action,
@@ -48,7 +42,8 @@ from campaign.models import (
     User,
 )
 from campaign.models.tallies import TallyRelease
-from tests.conftest import PG_URL, _admin_engine, csrf_token
+from tests.conftest import csrf_token
+from tests.template_database import TemplateDatabase
 
 VIEWERS = ("anonymous", "admin", "organizer_a", "rep_a", "rep_b", "organizer_b", "signer_a",
            "author_a")
@@ -761,79 +756,9 @@ def snapshot(app, case):
 
 # --- copies of one world: built once per module, copied for each test that needs it ----------
 
-class WorldTemplate:
-    """A database holding the world, built once per module, and the one configuration (secrets,
-    keys) that reads it. Each copy is a database of its own: a file copy on SQLite, a
-    `CREATE DATABASE ... TEMPLATE` on PostgreSQL, both much faster than building the world."""
-
-    def __init__(self, folder):
-        from campaign.services import consent
-
-        self.folder = folder
-        self.admin = _admin_engine(PG_URL) if PG_URL else None
-        self.name = self._new_name()
-        self.config = config.TestingConfig(database_url=self._create(None, self.name))
-        app = create_app(self.config)
-        with app.app_context():
-            db.create_all()
-            consent.seed_defaults()
-            db.session.commit()
-        self.world = build_world(app)
-        with app.app_context():
-            db.session.remove()
-            db.engine.dispose()  # a template database must have no open connection
-        if self.admin is None:
-            # Everything into the main file, which is what a copy takes.
-            with closing(sqlite3.connect(self.folder / f"{self.name}.sqlite3")) as conn:
-                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-
-    @staticmethod
-    def _new_name():
-        return f"campaign_world_{secrets.token_hex(4)}"
-
-    def _create(self, template, name):
-        if self.admin is not None:
-            with self.admin.connect() as conn:
-                clause = f' TEMPLATE "{template}"' if template else ""
-                conn.execute(text(f'CREATE DATABASE "{name}"{clause}'))
-            return f"{PG_URL.rpartition('/')[0]}/{name}"
-        path = self.folder / f"{name}.sqlite3"
-        if template:
-            shutil.copyfile(self.folder / f"{template}.sqlite3", path)
-        return f"sqlite:///{path}"
-
-    def _drop(self, name):
-        if self.admin is not None:
-            with self.admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        else:
-            for suffix in ("", "-wal", "-shm"):
-                (self.folder / f"{name}.sqlite3{suffix}").unlink(missing_ok=True)
-
-    @contextmanager
-    def copy(self):
-        """(app, world) on a fresh copy of the world, removed afterwards."""
-        name = self._new_name()
-        copied = copy.deepcopy(self.config)
-        copied.SQLALCHEMY_DATABASE_URI = self._create(self.name, name)
-        app = create_app(copied)
-        try:
-            yield app, dataclasses.replace(self.world)
-        finally:
-            with app.app_context():
-                db.session.remove()
-                db.engine.dispose()
-            self._drop(name)
-
-    def close(self):
-        self._drop(self.name)
-        if self.admin is not None:
-            self.admin.dispose()
-
-
 @pytest.fixture(scope="module")
 def world_template(tmp_path_factory):
-    template = WorldTemplate(tmp_path_factory.mktemp("worlds"))
+    template = TemplateDatabase(tmp_path_factory.mktemp("worlds"), "campaign_world", build_world)
     yield template
     template.close()
 
@@ -841,8 +766,8 @@ def world_template(tmp_path_factory):
 @pytest.fixture
 def fresh_world(world_template):
     """(app, world) in a database of this test's own, before its first request."""
-    with world_template.copy() as pair:
-        yield pair
+    with world_template.copy() as app:
+        yield app, dataclasses.replace(world_template.built)
 
 
 class SharedWorld:
@@ -867,8 +792,8 @@ class SharedWorld:
 
 @pytest.fixture(scope="module")
 def shared_world(world_template):
-    with world_template.copy() as (app, world):
-        yield SharedWorld(app, world)
+    with world_template.copy() as app:
+        yield SharedWorld(app, dataclasses.replace(world_template.built))
 
 
 # --- the tests ---------------------------------------------------------------------------------

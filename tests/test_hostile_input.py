@@ -19,7 +19,6 @@ The world the forms act on is built once per module and each test gets a copy of
 viewers (their cookies), so that the ~45 forms fit the time budget.
 """
 
-import copy
 import csv as csv_module
 import hashlib
 import html
@@ -27,11 +26,7 @@ import io
 import json
 import os
 import re
-import secrets
-import shutil
-import sqlite3
 import time
-from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from functools import lru_cache
@@ -45,13 +40,12 @@ from babel.messages.pofile import read_po
 from email_validator import EmailNotValidError, validate_email
 from hypothesis import HealthCheck, event, given, note, settings
 from hypothesis import strategies as st
-from sqlalchemy import select, text
+from sqlalchemy import select
 from werkzeug.datastructures import FileStorage
 from werkzeug.test import encode_multipart
 from wtforms.i18n import messages_path
 
-import config
-from campaign import catalogs, create_app
+from campaign import catalogs
 from campaign.extensions import db
 from campaign.models import Petition, Signature, Statement, Unit
 from campaign.services import petitions as petition_service
@@ -59,14 +53,13 @@ from campaign.services import signatures as signature_service
 from campaign.services.campaigns import get_by_slug
 from tests.conftest import (
     DEFAULT_PASSWORD,
-    PG_URL,
     TOTP_SECRET,
-    _admin_engine,
     csrf_token,
     login,
     submit_code,
     totp_code,
 )
+from tests.template_database import TemplateDatabase
 
 HOSTILE = settings(
     max_examples=40,
@@ -347,76 +340,18 @@ def build_world(app):
     return ids, clients
 
 
-class WorldTemplate:
-    """A database holding the world, built once per module, and the one configuration (secrets,
-    keys) that reads it; each copy is a database of its own."""
+class WorldTemplate(TemplateDatabase):
+    """The world, built once per module; `.ids` and the viewers' session cookies are kept."""
 
     def __init__(self, folder):
-        from campaign.services import consent
+        super().__init__(folder, "hostile_world", self._build,
+                         **{key: "1000000 per minute" for key in RATE_LIMITS})
 
-        self.folder = folder
-        self.admin = _admin_engine(PG_URL) if PG_URL else None
-        self.name = self._new_name()
-        self.config = config.TestingConfig(database_url=self._create(None, self.name))
-        for key in RATE_LIMITS:
-            setattr(self.config, key, "1000000 per minute")
-        app = create_app(self.config)
-        with app.app_context():
-            db.create_all()
-            consent.seed_defaults()
-            db.session.commit()
+    def _build(self, app):
         self.ids, clients = build_world(app)
         self.cookie = app.config["SESSION_COOKIE_NAME"]
         self.cookies = {viewer: client.get_cookie(self.cookie).value
                         for viewer, client in clients.items()}
-        with app.app_context():
-            db.session.remove()
-            db.engine.dispose()  # a template database must have no open connection
-        if self.admin is None:
-            with closing(sqlite3.connect(self.folder / f"{self.name}.sqlite3")) as conn:
-                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-
-    @staticmethod
-    def _new_name():
-        return f"hostile_world_{secrets.token_hex(4)}"
-
-    def _create(self, template, name):
-        if self.admin is not None:
-            with self.admin.connect() as conn:
-                clause = f' TEMPLATE "{template}"' if template else ""
-                conn.execute(text(f'CREATE DATABASE "{name}"{clause}'))
-            return f"{PG_URL.rpartition('/')[0]}/{name}"
-        path = self.folder / f"{name}.sqlite3"
-        if template:
-            shutil.copyfile(self.folder / f"{template}.sqlite3", path)
-        return f"sqlite:///{path}"
-
-    def _drop(self, name):
-        if self.admin is not None:
-            with self.admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        else:
-            for suffix in ("", "-wal", "-shm"):
-                (self.folder / f"{name}.sqlite3{suffix}").unlink(missing_ok=True)
-
-    @contextmanager
-    def copy(self):
-        name = self._new_name()
-        copied = copy.deepcopy(self.config)
-        copied.SQLALCHEMY_DATABASE_URI = self._create(self.name, name)
-        app = create_app(copied)
-        try:
-            yield app
-        finally:
-            with app.app_context():
-                db.session.remove()
-                db.engine.dispose()
-            self._drop(name)
-
-    def close(self):
-        self._drop(self.name)
-        if self.admin is not None:
-            self.admin.dispose()
 
 
 class Browsers(dict):

@@ -12,8 +12,8 @@ from campaign import create_app
 from campaign.extensions import db
 from campaign.models import AuditEvent, Campaign
 from config import ProductionConfig, new_data_key_spec
-from tests.conftest import csrf_token, login
 from tests import test_access_matrix as matrix
+from tests.conftest import csrf_token, login
 from tests.test_access_matrix import (
     MATRIX,
     NEW_CAMPAIGN,

@@ -8,7 +8,6 @@ from sqlalchemy import func, select
 from campaign.extensions import db
 from campaign.models import ConsentEvent, OutboxMessage, Petition, Signature
 from campaign.services import petitions as petition_service
-from campaign.services import signatures as service
 from campaign.services.campaigns import get_by_slug
 from tests.conftest import csrf_token
 

@@ -106,8 +106,7 @@ def test_lost_link_answers_the_same_and_mails_only_a_signer(petition, smtp_serve
 
 
 def test_a_dead_mail_server_loses_no_signature_and_the_mail_waits(make_config, smtp_server):
-    from campaign import create_app
-    from campaign import mail
+    from campaign import create_app, mail
     from campaign.services import consent
 
     app = create_app(make_config(MAIL_SERVER="127.0.0.1", MAIL_PORT=1, MAIL_STARTTLS=False))
