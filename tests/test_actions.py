@@ -161,7 +161,7 @@ def test_feed_with_nothing_upcoming_is_an_empty_calendar(client, campaign):
 
 
 def test_feed_parses_with_a_real_icalendar_library(app, client, campaign):
-    icalendar = pytest.importorskip("icalendar")
+    import icalendar  # a declared test dependency: missing, the test fails rather than skips
     add(app, days=2, title_en="Rally, with; punctuation\\", description_en="Line one\nLine two")
     add(app, days=9, title_en="Strike " + "long " * 30, kind="strike")
     add(app, days=4, visibility="internal", title_en="internal")

@@ -3,7 +3,7 @@ templates, and the rules' own self-tests. `make test` runs it; so does CI.
 
 Semgrep's online rule packs do not load here: only the rule files in semgrep/ are used
 (`--metrics=off`, no registry). Semgrep pins its own versions of common libraries, so it lives in a
-virtual environment of its own (`.venv/semgrep`, made by `make`); SEMGREP=/path/to/semgrep picks
+virtual environment of its own (`.venv/semgrep`, made by `.ci/run`); SEMGREP=/path/to/semgrep picks
 another one. Without semgrep the semgrep tests are skipped on a workstation, and fail under CI.
 """
 
@@ -35,8 +35,8 @@ def _tool(name, *candidates):
 def _require(name, path):
     if path:
         return path
-    reason = (f"{name} is not installed (`make install` puts bandit in .venv and semgrep in "
-              f".venv/semgrep)")
+    reason = (f"{name} is not installed (`make install` puts bandit in .venv, `.ci/run` puts "
+              f"semgrep in .venv/semgrep)")
     if IN_CI:
         pytest.fail(reason + ": the security gate cannot be skipped under CI")
     pytest.skip(reason)
