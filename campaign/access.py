@@ -118,6 +118,16 @@ def can_view_campaign_staff_page(user, campaign):
     return is_member(user, campaign) or is_admin(user)
 
 
+def staff_campaign(slug, user):
+    """The campaign `slug` for one of its staff pages. To anyone outside it (neither a member
+    nor an admin) it is as unknown as a missing one: 404 for both."""
+    from .services.campaigns import get_by_slug
+
+    found = get_by_slug(slug) if slug else None
+    authorize(found is not None and can_view_campaign_staff_page(user, found), hide=True)
+    return found
+
+
 # --- accounts and audit --------------------------------------------------------------------------
 
 def can_manage_users(user):

@@ -6,10 +6,11 @@ to an address without the token. Each kind of record registers how to find it by
 which page shows it; `/s/<token>` serves them all.
 """
 
+import json
 import time
 from dataclasses import dataclass
 
-from flask import session
+from flask import make_response, session
 
 from .crypto import token_hash
 
@@ -63,3 +64,11 @@ def held(kind_name):
         return None
     kind = _KINDS.get(kind_name)
     return kind.find_by_public_id(session.get(SESSION_ID)) if kind else None
+
+
+def own_data_download(payload, filename):
+    """What is stored about the holder, as a JSON file to keep (the private page's download)."""
+    response = make_response(json.dumps(payload, ensure_ascii=False, indent=2))
+    response.headers["Content-Type"] = "application/json; charset=utf-8"
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response

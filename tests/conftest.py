@@ -8,6 +8,7 @@ import os
 import re
 import secrets
 import time
+from contextlib import contextmanager
 from urllib.parse import urlsplit
 
 import pyotp
@@ -64,20 +65,30 @@ def make_config(database_url):
     return make
 
 
-@pytest.fixture
-def app(make_config):
+@contextmanager
+def app_with_schema(config):
+    """An app on `config` whose database has the schema and the default consent texts, all
+    dropped afterwards."""
     from campaign.services import consent
 
-    app = create_app(make_config())
+    app = create_app(config)
     with app.app_context():
         db.create_all()
         consent.seed_defaults()
         db.session.commit()
-    yield app
-    with app.app_context():
-        db.session.remove()
-        db.drop_all()
-        db.engine.dispose()
+    try:
+        yield app
+    finally:
+        with app.app_context():
+            db.session.remove()
+            db.drop_all()
+            db.engine.dispose()
+
+
+@pytest.fixture
+def app(make_config):
+    with app_with_schema(make_config()) as app:
+        yield app
 
 
 @pytest.fixture
@@ -163,6 +174,25 @@ def make_campaign(app):
     return make
 
 
+@pytest.fixture
+def campaign(app, make_campaign, make_user):
+    """Campaign "acme" with a rep, an organizer, an admin, and "other" with a rep of its own."""
+    make_campaign("acme")
+    make_campaign("other")
+    make_user("rep@example.org", roles=[("acme", "rep")])
+    make_user("org@example.org", roles=[("acme", "organizer")])
+    make_user("admin@example.org", is_admin=True)
+    make_user("otherrep@example.org", roles=[("other", "rep")])
+    return "acme"
+
+
+def staff(app, email):
+    """A client of `app` signed in (both steps) as `email`."""
+    client = app.test_client()
+    login(client, email)
+    return client
+
+
 def login(client, email, password=DEFAULT_PASSWORD, follow=False, secret=TOTP_SECRET):
     """Sign in through both steps: the password, then (when the password step asks for it) a
     fresh TOTP code made from `secret`. Returns the last response: a 302 after a full sign-in,
@@ -226,8 +256,8 @@ class _Collector:
         return "250 OK"
 
 
-@pytest.fixture
-def smtp_server():
+@contextmanager
+def loopback_smtp():
     """A real SMTP server on loopback (aiosmtpd); `.messages` holds (recipients, message)."""
     import socket
 
@@ -240,23 +270,21 @@ def smtp_server():
     controller = Controller(collector, hostname="127.0.0.1", port=port)
     controller.start()
     collector.port = port
-    yield collector
-    controller.stop()
+    try:
+        yield collector
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
+def smtp_server():
+    with loopback_smtp() as collector:
+        yield collector
 
 
 @pytest.fixture
 def mail_app(make_config, smtp_server):
     """An app whose mail goes to the loopback SMTP server."""
-    from campaign.services import consent
-
-    app = create_app(make_config(MAIL_SERVER="127.0.0.1", MAIL_PORT=smtp_server.port,
-                                 MAIL_STARTTLS=False, MAIL_USERNAME=None))
-    with app.app_context():
-        db.create_all()
-        consent.seed_defaults()
-        db.session.commit()
-    yield app
-    with app.app_context():
-        db.session.remove()
-        db.drop_all()
-        db.engine.dispose()
+    with app_with_schema(make_config(MAIL_SERVER="127.0.0.1", MAIL_PORT=smtp_server.port,
+                                     MAIL_STARTTLS=False, MAIL_USERNAME=None)) as app:
+        yield app

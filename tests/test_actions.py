@@ -10,27 +10,10 @@ from campaign.models import Action, AuditEvent
 from campaign.models.base import utcnow
 from campaign.services import actions as service
 from campaign.services.campaigns import get_by_slug
-from tests.conftest import csrf_token, login
+from tests.conftest import csrf_token, staff
 
 ACTIONS = "/staff/campaigns/acme/actions"
 FEED = "/c/acme/actions.ics"
-
-
-@pytest.fixture
-def campaign(app, make_campaign, make_user):
-    make_campaign("acme")
-    make_campaign("other")
-    make_user("rep@example.org", roles=[("acme", "rep")])
-    make_user("org@example.org", roles=[("acme", "organizer")])
-    make_user("admin@example.org", is_admin=True)
-    make_user("otherrep@example.org", roles=[("other", "rep")])
-    return "acme"
-
-
-def staff(app, email):
-    client = app.test_client()
-    login(client, email)
-    return client
 
 
 def log(client, **overrides):

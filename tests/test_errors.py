@@ -10,7 +10,7 @@ from sqlalchemy.engine import make_url
 
 from campaign import access, create_app
 from campaign.extensions import db
-from tests.conftest import csrf_token
+from tests.conftest import app_with_schema, csrf_token
 from tests.test_access_matrix import NEW_CAMPAIGN, build_world, sign_in
 
 UNREACHABLE_DATABASE = "postgresql+psycopg://postgres@127.0.0.1:1/nothing"
@@ -141,18 +141,8 @@ def sqlite_app(make_config, database_url):
     """A file SQLite app that waits at most 100 ms for the write lock."""
     if make_url(database_url).get_backend_name() != "sqlite":
         pytest.skip("SQLite locking")
-    from campaign.services import consent
-
-    app = create_app(make_config(SQLITE_BUSY_TIMEOUT_MS=100))
-    with app.app_context():
-        db.create_all()
-        consent.seed_defaults()
-        db.session.commit()
-    yield app
-    with app.app_context():
-        db.session.remove()
-        db.drop_all()
-        db.engine.dispose()
+    with app_with_schema(make_config(SQLITE_BUSY_TIMEOUT_MS=100)) as app:
+        yield app
 
 
 @contextmanager

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from campaign.extensions import db
 from campaign.models import AuditEvent, MeetingNote, MeetingNoteRevision
-from tests.conftest import csrf_token, login
+from tests.conftest import csrf_token, staff
 
 NOTES = "/staff/campaigns/acme/notes"
 
@@ -81,23 +81,6 @@ def active_content(html):
     if parser.tags.count("link") != 1:  # base.html's own stylesheet
         found.append("extra <link>")
     return found
-
-
-@pytest.fixture
-def campaign(app, make_campaign, make_user):
-    make_campaign("acme")
-    make_campaign("other")
-    make_user("rep@example.org", roles=[("acme", "rep")])
-    make_user("org@example.org", roles=[("acme", "organizer")])
-    make_user("admin@example.org", is_admin=True)
-    make_user("otherrep@example.org", roles=[("other", "rep")])
-    return "acme"
-
-
-def staff(app, email):
-    client = app.test_client()
-    login(client, email)
-    return client
 
 
 def note_data(**overrides):

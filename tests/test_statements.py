@@ -13,21 +13,10 @@ from campaign.models import AuditEvent, ConsentEvent, DataKey, OutboxMessage, St
 from campaign.models.base import utcnow
 from campaign.services import statements as service
 from campaign.services.campaigns import get_by_slug
-from tests.conftest import csrf_token, login
+from tests.conftest import csrf_token, staff
 
 LINK_RE = re.compile(r'href="http://localhost(/s/[A-Za-z0-9_-]{43})"')
 STAFF = "/staff/campaigns/acme/statements"
-
-
-@pytest.fixture
-def campaign(app, make_campaign, make_user):
-    make_campaign("acme")
-    make_campaign("other")
-    make_user("rep@example.org", roles=[("acme", "rep")])
-    make_user("org@example.org", roles=[("acme", "organizer")])
-    make_user("admin@example.org", is_admin=True)
-    make_user("otherrep@example.org", roles=[("other", "rep")])
-    return "acme"
 
 
 def submit(client, text="The contract is wrong.", publication="reps_only", name="", email="",
@@ -53,12 +42,6 @@ def submitted(app, client, **kwargs):
         public_id = db.session.execute(
             select(Statement.public_id).order_by(Statement.id.desc()).limit(1)).scalar_one()
     return link, public_id
-
-
-def staff(app, email):
-    client = app.test_client()
-    login(client, email)
-    return client
 
 
 def publish(client, public_id, text, named=False):

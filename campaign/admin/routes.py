@@ -132,11 +132,7 @@ def revoke(public_id, slug, role):
 @access.staff
 def audit_log():
     slug = request.args.get("campaign")
-    target = get_by_slug(slug) if slug else None
-    if slug:
-        # To anyone outside the campaign, an existing one and an unknown one look the same.
-        access.authorize(target is not None
-                         and access.can_view_campaign_staff_page(current_user, target), hide=True)
+    target = access.staff_campaign(slug, current_user) if slug else None
     access.authorize(access.can_view_audit_log(current_user, target))
     query = (select(AuditEvent).where(AuditEvent.action.not_in(audit.SELF_SERVICE_ACTIONS))
              .order_by(AuditEvent.id.desc()).limit(PAGE_SIZE))

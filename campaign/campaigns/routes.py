@@ -21,13 +21,6 @@ ERRORS = {
 }
 
 
-def _campaign_or_404(slug):
-    found = service.get_by_slug(slug)
-    if found is None:
-        abort(404)
-    return found
-
-
 def _values(form, fields):
     return {name: form[name].data for name in fields if name in form}
 
@@ -62,16 +55,14 @@ def new():
 @bp.get("/campaigns/<slug>")
 @access.staff
 def detail(slug):
-    found = _campaign_or_404(slug)
-    access.authorize(access.can_view_campaign_staff_page(current_user, found), hide=True)
+    found = access.staff_campaign(slug, current_user)
     return render_template("campaigns/detail.html", campaign=found, unit_form=UnitForm())
 
 
 @bp.route("/campaigns/<slug>/edit", methods=["GET", "POST"])
 @access.staff
 def edit(slug):
-    found = _campaign_or_404(slug)
-    access.authorize(access.can_view_campaign_staff_page(current_user, found), hide=True)
+    found = access.staff_campaign(slug, current_user)
     access.authorize(access.can_edit_campaign(current_user, found))
     form = CampaignForm(obj=found)
     if form.validate_on_submit():
@@ -85,8 +76,7 @@ def edit(slug):
 @bp.post("/campaigns/<slug>/units")
 @access.staff
 def add_unit(slug):
-    found = _campaign_or_404(slug)
-    access.authorize(access.can_view_campaign_staff_page(current_user, found), hide=True)
+    found = access.staff_campaign(slug, current_user)
     access.authorize(access.can_edit_campaign(current_user, found))
     form = UnitForm()
     if form.validate_on_submit():
@@ -105,8 +95,7 @@ def add_unit(slug):
 @bp.route("/campaigns/<slug>/units/<kind>/<code>", methods=["GET", "POST"])
 @access.staff
 def edit_unit(slug, kind, code):
-    found = _campaign_or_404(slug)
-    access.authorize(access.can_view_campaign_staff_page(current_user, found), hide=True)
+    found = access.staff_campaign(slug, current_user)
     access.authorize(access.can_edit_campaign(current_user, found))
     unit = db.session.execute(
         select(Unit).where(Unit.campaign_id == found.id, Unit.kind == kind, Unit.code == code)

@@ -5,7 +5,6 @@ sent to /me, an address without the token. Nothing on these pages depends on whe
 signed before: a repeated signature gets a shadow record and the same page (see services).
 """
 
-import json
 
 from flask import (
     abort,
@@ -268,11 +267,7 @@ def withdraw():
 @access.public
 def download():
     signature = _signature_or_expired()
-    payload = json.dumps(service.export_own(signature), ensure_ascii=False, indent=2)
-    response = make_response(payload)
-    response.headers["Content-Type"] = "application/json; charset=utf-8"
-    response.headers["Content-Disposition"] = 'attachment; filename="my-signature.json"'
-    return response
+    return private_links.own_data_download(service.export_own(signature), "my-signature.json")
 
 
 @bp.post("/me/erase")

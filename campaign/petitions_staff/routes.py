@@ -14,7 +14,6 @@ from ..services import consent
 from ..services import paper as paper_service
 from ..services import petitions as service
 from ..services import signatures as signature_service
-from ..services.campaigns import get_by_slug
 from . import bp
 from .forms import BatchForm, NewPetitionForm, PaperForm, PetitionForm
 
@@ -44,13 +43,6 @@ ROW_ERRORS = {
 }
 
 
-def _campaign(slug):
-    found = get_by_slug(slug)
-    access.authorize(found is not None and access.can_view_campaign_staff_page(current_user, found),
-                     hide=True)
-    return found
-
-
 def _petition(campaign, petition_slug):
     found = service.get(campaign, petition_slug)
     if found is None:
@@ -73,7 +65,7 @@ def _links():
 @bp.get("/")
 @access.staff
 def index(slug):
-    campaign = _campaign(slug)
+    campaign = access.staff_campaign(slug, current_user)
     access.authorize(access.can_view_petition_counts(current_user, campaign))
     petitions = db.session.execute(
         select(Petition).where(Petition.campaign_id == campaign.id).order_by(Petition.created_at)
@@ -88,7 +80,7 @@ def index(slug):
 @bp.route("/new", methods=["GET", "POST"])
 @access.staff
 def new(slug):
-    campaign = _campaign(slug)
+    campaign = access.staff_campaign(slug, current_user)
     access.authorize(access.can_manage_petitions(current_user, campaign))
     form = NewPetitionForm()
     if form.validate_on_submit():
@@ -110,7 +102,7 @@ def new(slug):
 @bp.route("/<petition_slug>/edit", methods=["GET", "POST"])
 @access.staff
 def edit(slug, petition_slug):
-    campaign = _campaign(slug)
+    campaign = access.staff_campaign(slug, current_user)
     access.authorize(access.can_manage_petitions(current_user, campaign))
     petition = _petition(campaign, petition_slug)
     form = PetitionForm(obj=petition)
@@ -132,7 +124,7 @@ def edit(slug, petition_slug):
 @bp.get("/<petition_slug>")
 @access.staff
 def detail(slug, petition_slug):
-    campaign = _campaign(slug)
+    campaign = access.staff_campaign(slug, current_user)
     access.authorize(access.can_view_petition_counts(current_user, campaign))
     petition = _petition(campaign, petition_slug)
     snapshot = db.session.get(PetitionSnapshot, petition.id)
@@ -146,7 +138,7 @@ def detail(slug, petition_slug):
 @writes_on_get
 def signers(slug, petition_slug):
     """Signers who chose to share their identity with reps; every view is audited."""
-    campaign = _campaign(slug)
+    campaign = access.staff_campaign(slug, current_user)
     access.authorize(access.can_list_signers(current_user, campaign))
     petition = _petition(campaign, petition_slug)
     purpose = access.signer_purpose_visible_to_reps()
@@ -173,7 +165,7 @@ def signers(slug, petition_slug):
 @bp.route("/<petition_slug>/paper", methods=["GET", "POST"])
 @access.staff
 def paper(slug, petition_slug):
-    campaign = _campaign(slug)
+    campaign = access.staff_campaign(slug, current_user)
     access.authorize(access.can_enter_paper_signatures(current_user, campaign))
     petition = _petition(campaign, petition_slug)
     form = PaperForm().setup(campaign, current_locale())
@@ -212,7 +204,7 @@ def _check_units(campaign, row):
 @bp.post("/<petition_slug>/paper/batch")
 @access.staff
 def paper_batch(slug, petition_slug):
-    campaign = _campaign(slug)
+    campaign = access.staff_campaign(slug, current_user)
     access.authorize(access.can_enter_paper_signatures(current_user, campaign))
     petition = _petition(campaign, petition_slug)
     form = PaperForm(formdata=None).setup(campaign, current_locale())

@@ -1,6 +1,7 @@
 """Creating and editing campaigns and their units. Flush, never commit."""
 
 import re
+from datetime import timedelta
 
 from sqlalchemy import func, select
 
@@ -104,3 +105,13 @@ def update_unit(unit, *, actor, **values):
                      target_id=f"{unit.kind}:{unit.code}", campaign=unit.campaign,
                      details={"fields": changed})
     return changed
+
+
+def past_retention(now):
+    """Closed or archived campaigns whose retention period has ended by `now`: their people's
+    identities are due for erasure (`flask purge`)."""
+    closed = db.session.execute(
+        select(Campaign).where(Campaign.closed_at.is_not(None),
+                               Campaign.status.in_(("closed", "archived")))
+    ).scalars().all()
+    return [c for c in closed if c.closed_at + timedelta(days=c.retention_days) <= now]

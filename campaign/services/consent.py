@@ -148,6 +148,24 @@ def history(*, signature=None, statement_id=None):
     ).scalars().all()
 
 
+def history_export(events):
+    """A consent history as plain data, for the signer's or author's own JSON download: each
+    event with the exact wording (both languages, its version and hash) that was shown."""
+    return [
+        {
+            "purpose": e.purpose,
+            "granted": e.granted,
+            "text_version": e.consent_text.version,
+            "text_sha256": e.consent_text.sha256,
+            "text_fr": e.consent_text.text_fr,
+            "text_en": e.consent_text.text_en,
+            "channel": e.channel,
+            "on": e.created_on.isoformat(),
+        }
+        for e in events
+    ]
+
+
 def granted_signatures_clause(purpose):
     """A SQL condition on Signature.id: its latest event for `purpose` is a grant."""
     from ..models import Signature

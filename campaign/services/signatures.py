@@ -18,6 +18,7 @@ from ..models import ConsentEvent, Petition, PetitionSnapshot, Signature
 from ..models.base import utcnow
 from ..models.consent import CHANNEL_WEB, PUBLIC_NAME, SIGNATURE_PURPOSES
 from ..models.petitions import PETITION_OPEN, SOURCE_ONLINE, VERIFY_EMAIL
+from . import campaigns as campaign_service
 from . import consent, keys
 
 TABLE = "signatures"
@@ -349,19 +350,7 @@ def export_own(signature):
             "language": signature.locale,
         },
         "consent": {p: g for p, g in consent.effective(signature=signature).items()},
-        "consent_history": [
-            {
-                "purpose": e.purpose,
-                "granted": e.granted,
-                "text_version": e.consent_text.version,
-                "text_sha256": e.consent_text.sha256,
-                "text_fr": e.consent_text.text_fr,
-                "text_en": e.consent_text.text_en,
-                "channel": e.channel,
-                "on": e.created_on.isoformat(),
-            }
-            for e in events
-        ],
+        "consent_history": consent.history_export(events),
     }
 
 
@@ -429,19 +418,11 @@ def public_names(petition, snapshot, limit=500):
 
 def purge_due(now=None):
     """Erase identities past retention and of expired unconfirmed signatures. Returns counts."""
-    from ..models import Campaign
-
     now = now or utcnow()
     days = current_app.config.get("UNCONFIRMED_DAYS", 7)
     erased_closed = 0
     erased_unconfirmed = 0
-    closed = db.session.execute(
-        select(Campaign).where(Campaign.closed_at.is_not(None),
-                               Campaign.status.in_(("closed", "archived")))
-    ).scalars().all()
-    for campaign in closed:
-        if campaign.closed_at + timedelta(days=campaign.retention_days) > now:
-            continue
+    for campaign in campaign_service.past_retention(now):
         rows = db.session.execute(
             select(Signature).join(Petition).where(Petition.campaign_id == campaign.id,
                                                    Signature.erased_on.is_(None))

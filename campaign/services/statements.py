@@ -21,7 +21,6 @@ Rules decided here (and documented for authors on their private page):
 """
 
 from dataclasses import dataclass
-from datetime import timedelta
 
 from sqlalchemy import delete, func, select
 
@@ -29,7 +28,7 @@ from .. import access, audit, mail
 from ..crypto import new_public_id, new_token, token_hash
 from ..extensions import db
 from ..i18n import LOCALES
-from ..models import Campaign, ConsentEvent, Statement
+from ..models import ConsentEvent, Statement
 from ..models.base import utcnow
 from ..models.consent import (
     CHANNEL_WEB,
@@ -49,6 +48,7 @@ from ..models.statements import (
     STATUS_REJECTED,
     STATUS_WITHDRAWN,
 )
+from . import campaigns as campaign_service
 from . import consent, keys
 
 TABLE = "statements"
@@ -393,19 +393,8 @@ def export_own(statement):
             "withdrawn_on": day(statement.withdrawn_on),
         },
         "consent": dict(effective(statement)),
-        "consent_history": [
-            {
-                "purpose": e.purpose,
-                "granted": e.granted,
-                "text_version": e.consent_text.version,
-                "text_sha256": e.consent_text.sha256,
-                "text_fr": e.consent_text.text_fr,
-                "text_en": e.consent_text.text_en,
-                "channel": e.channel,
-                "on": e.created_on.isoformat(),
-            }
-            for e in consent.history(statement_id=statement.id)
-        ],
+        "consent_history": consent.history_export(
+            consent.history(statement_id=statement.id)),
     }
 
 
@@ -508,13 +497,7 @@ def purge_due(now=None):
     """
     now = now or utcnow()
     purged = 0
-    closed = db.session.execute(
-        select(Campaign).where(Campaign.closed_at.is_not(None),
-                               Campaign.status.in_(("closed", "archived")))
-    ).scalars().all()
-    for campaign in closed:
-        if campaign.closed_at + timedelta(days=campaign.retention_days) > now:
-            continue
+    for campaign in campaign_service.past_retention(now):
         rows = db.session.execute(
             select(Statement).where(Statement.campaign_id == campaign.id,
                                     Statement.erased_on.is_(None))

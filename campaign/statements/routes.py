@@ -5,7 +5,6 @@ kind of record: it is exchanged for a short session and the browser lands on `/m
 The page after submitting is the same whatever happens (honeypot included).
 """
 
-import json
 from urllib.parse import urlsplit
 
 from flask import (
@@ -234,11 +233,7 @@ def withdraw():
 @access.public
 def download():
     statement = _statement_or_expired()
-    payload = json.dumps(service.export_own(statement), ensure_ascii=False, indent=2)
-    response = make_response(payload)
-    response.headers["Content-Type"] = "application/json; charset=utf-8"
-    response.headers["Content-Disposition"] = 'attachment; filename="my-statement.json"'
-    return response
+    return private_links.own_data_download(service.export_own(statement), "my-statement.json")
 
 
 @bp.post("/my-statement/erase")

@@ -13,7 +13,6 @@ from ..models.tallies import RELEASE_ON_DEMAND
 from ..services import exports
 from ..services import petitions as petition_service
 from ..services import tallies as service
-from ..services.campaigns import get_by_slug
 from . import bp, present
 from .forms import ExportForm, PublishForm, TakeReleaseForm
 
@@ -29,10 +28,7 @@ bp.add_app_template_global(present.public_view, "tally_public_summary")
 
 def _load(slug, petition_slug, allowed):
     """The campaign (404 to outsiders), the viewer's right (403), then the petition (404)."""
-    campaign = get_by_slug(slug)
-    access.authorize(campaign is not None and access.can_view_campaign_staff_page(current_user,
-                                                                                  campaign),
-                     hide=True)
+    campaign = access.staff_campaign(slug, current_user)
     access.authorize(allowed(current_user, campaign))
     petition = petition_service.get(campaign, petition_slug)
     if petition is None:

@@ -17,7 +17,6 @@ from ..models.consent import PUBLISH_NAMED, SHARE_WITH_REPS
 from ..services import actions as action_service
 from ..services import meetings as note_service
 from ..services import statements as statement_service
-from ..services.campaigns import get_by_slug
 from . import bp
 from .forms import (
     ActionForm,
@@ -55,13 +54,6 @@ ACTION_ERRORS = {
 }
 
 
-def _campaign(slug):
-    found = get_by_slug(slug)
-    access.authorize(found is not None and access.can_view_campaign_staff_page(current_user, found),
-                     hide=True)
-    return found
-
-
 def _values(form, names):
     return {name: form[name].data for name in names if name in form}
 
@@ -71,7 +63,7 @@ def _values(form, names):
 @bp.get("/statements")
 @access.staff
 def statements(slug):
-    campaign = _campaign(slug)
+    campaign = access.staff_campaign(slug, current_user)
     access.authorize(access.can_list_statements(current_user, campaign))
     if access.can_view_unpublished_statements(current_user, campaign):
         everything = statement_service.staff_statements(campaign)
@@ -132,7 +124,7 @@ def _statement_page(campaign, statement, *, publish_form=None, reject_form=None,
 @access.staff
 @writes_on_get
 def statement(slug, public_id):
-    campaign = _campaign(slug)
+    campaign = access.staff_campaign(slug, current_user)
     return _statement_page(campaign, _statement(campaign, public_id))
 
 
@@ -146,7 +138,7 @@ def _decided(campaign, found, message):
 @bp.post("/statements/<public_id>/publish")
 @access.staff
 def publish(slug, public_id):
-    campaign = _campaign(slug)
+    campaign = access.staff_campaign(slug, current_user)
     found = _statement(campaign, public_id)
     form = PublishForm()
     if form.validate_on_submit():
@@ -165,7 +157,7 @@ def publish(slug, public_id):
 @bp.post("/statements/<public_id>/reject")
 @access.staff
 def reject(slug, public_id):
-    campaign = _campaign(slug)
+    campaign = access.staff_campaign(slug, current_user)
     found = _statement(campaign, public_id)
     form = RejectForm(prefix="reject")
     if form.validate_on_submit():
@@ -183,7 +175,7 @@ def reject(slug, public_id):
 @bp.post("/statements/<public_id>/translation")
 @access.staff
 def translate(slug, public_id):
-    campaign = _campaign(slug)
+    campaign = access.staff_campaign(slug, current_user)
     found = _statement(campaign, public_id)
     form = TranslationForm(prefix="translation")
     if form.validate_on_submit():
@@ -220,7 +212,7 @@ def _rendered(record):
 @bp.get("/notes")
 @access.staff
 def notes(slug):
-    campaign = _campaign(slug)
+    campaign = access.staff_campaign(slug, current_user)
     access.authorize(access.can_list_meeting_notes(current_user, campaign))
     filters = NoteFilterForm(formdata=request.args)
     valid = filters.validate()
@@ -236,7 +228,7 @@ def notes(slug):
 @bp.route("/notes/new", methods=["GET", "POST"])
 @access.staff
 def new_note(slug):
-    campaign = _campaign(slug)
+    campaign = access.staff_campaign(slug, current_user)
     access.authorize(access.can_write_meeting_notes(current_user, campaign))
     form = NoteForm()
     if form.validate_on_submit():
@@ -258,7 +250,7 @@ def new_note(slug):
 @bp.get("/notes/<public_id>")
 @access.staff
 def note(slug, public_id):
-    campaign = _campaign(slug)
+    campaign = access.staff_campaign(slug, current_user)
     found = _note(campaign, public_id)
     return render_template("voices_staff/note.html", campaign=campaign, note=found,
                            record=found, rendered=_rendered(found), revision=None)
@@ -267,7 +259,7 @@ def note(slug, public_id):
 @bp.route("/notes/<public_id>/edit", methods=["GET", "POST"])
 @access.staff
 def edit_note(slug, public_id):
-    campaign = _campaign(slug)
+    campaign = access.staff_campaign(slug, current_user)
     found = _note(campaign, public_id)
     access.authorize(access.can_edit_meeting_note(current_user, found))
     form = NoteForm(obj=found)
@@ -296,7 +288,7 @@ def _history(campaign, public_id):
 @bp.get("/notes/<public_id>/revisions")
 @access.staff
 def revisions(slug, public_id):
-    campaign = _campaign(slug)
+    campaign = access.staff_campaign(slug, current_user)
     found = _history(campaign, public_id)
     return render_template("voices_staff/revisions.html", campaign=campaign, note=found,
                            revisions=list(reversed(found.revisions)))
@@ -312,7 +304,7 @@ def _revision(found, number):
 @bp.get("/notes/<public_id>/revisions/<int:number>")
 @access.staff
 def revision(slug, public_id, number):
-    campaign = _campaign(slug)
+    campaign = access.staff_campaign(slug, current_user)
     found = _history(campaign, public_id)
     shown = _revision(found, number)
     return render_template("voices_staff/note.html", campaign=campaign, note=found,
@@ -322,7 +314,7 @@ def revision(slug, public_id, number):
 @bp.get("/notes/<public_id>/revisions/<int:number>/diff")
 @access.staff
 def revision_diff(slug, public_id, number):
-    campaign = _campaign(slug)
+    campaign = access.staff_campaign(slug, current_user)
     found = _history(campaign, public_id)
     after = _revision(found, number)
     before = note_service.get_revision(found, number - 1) if number > 0 else None
@@ -347,7 +339,7 @@ def _action(campaign, public_id):
 @bp.get("/actions")
 @access.staff
 def actions(slug):
-    campaign = _campaign(slug)
+    campaign = access.staff_campaign(slug, current_user)
     access.authorize(access.can_view_actions(current_user, campaign))
     return render_template("voices_staff/actions.html", campaign=campaign,
                            actions=action_service.staff_actions(campaign))
@@ -356,7 +348,7 @@ def actions(slug):
 @bp.route("/actions/new", methods=["GET", "POST"])
 @access.staff
 def new_action(slug):
-    campaign = _campaign(slug)
+    campaign = access.staff_campaign(slug, current_user)
     access.authorize(access.can_log_actions(current_user, campaign))
     form = ActionForm()
     if form.validate_on_submit():
@@ -378,7 +370,7 @@ def new_action(slug):
 @bp.route("/actions/<public_id>/edit", methods=["GET", "POST"])
 @access.staff
 def edit_action(slug, public_id):
-    campaign = _campaign(slug)
+    campaign = access.staff_campaign(slug, current_user)
     found = _action(campaign, public_id)
     form = ActionForm(obj=found)
     if form.validate_on_submit():
@@ -400,7 +392,7 @@ def edit_action(slug, public_id):
 @bp.post("/actions/<public_id>/delete")
 @access.staff
 def delete_action(slug, public_id):
-    campaign = _campaign(slug)
+    campaign = access.staff_campaign(slug, current_user)
     found = _action(campaign, public_id)
     if not ButtonForm().validate_on_submit():
         abort(400)

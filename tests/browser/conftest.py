@@ -16,7 +16,6 @@ import json
 import os
 import secrets
 import shutil
-import socket
 import threading
 import time
 from pathlib import Path
@@ -27,7 +26,7 @@ from sqlalchemy import text
 from werkzeug.serving import WSGIRequestHandler, make_server
 
 from tests.conftest import DEFAULT_PASSWORD as PASSWORD
-from tests.conftest import PG_URL, TOTP_SECRET, _admin_engine, _Collector, totp_code
+from tests.conftest import PG_URL, TOTP_SECRET, _admin_engine, loopback_smtp, totp_code
 
 ROOT = Path(__file__).resolve().parents[2]
 #: screenshots of the key pages, kept by CI as artifacts (the README names this folder)
@@ -102,18 +101,9 @@ def axe_source():
 
 @pytest.fixture(scope="package")
 def live_smtp():
-    """A real SMTP server on loopback; `.messages` holds (recipients, message)."""
-    from aiosmtpd.controller import Controller
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    collector = _Collector()
-    controller = Controller(collector, hostname="127.0.0.1", port=port)
-    controller.start()
-    collector.port = port
-    yield collector
-    controller.stop()
+    """A real SMTP server on loopback, for the whole browser package."""
+    with loopback_smtp() as collector:
+        yield collector
 
 
 @pytest.fixture(scope="package")
