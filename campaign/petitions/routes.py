@@ -18,7 +18,7 @@ from flask import (
 )
 from flask_babel import gettext as _
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import OperationalError
 
 from .. import access, mail, private_links
 from ..database import begin_write, mark_write_request, reads_first
@@ -94,9 +94,7 @@ def _snapshot(petition):
     try:
         snapshot = service.refresh_snapshot(petition)
         db.session.commit()
-    except (OperationalError, IntegrityError):
-        # Busy, or another request took the first snapshot at the same moment (PostgreSQL):
-        # show what is there.
+    except OperationalError:  # busy: show what is there
         db.session.rollback()
         snapshot = db.session.get(PetitionSnapshot, petition.id)
     return snapshot

@@ -382,8 +382,13 @@ def refresh_snapshot(petition):
     ).scalars().all()
     snapshot = db.session.get(PetitionSnapshot, petition.id)
     if snapshot is None:
-        snapshot = PetitionSnapshot(petition_id=petition.id)
-        db.session.add(snapshot)
+        try:
+            with db.session.begin_nested():
+                db.session.add(PetitionSnapshot(petition_id=petition.id, taken_at=utcnow(),
+                                                count=count, public_ids=list(public_ids)))
+        except IntegrityError:
+            pass  # another writer took the first one meanwhile (PostgreSQL): update theirs
+        snapshot = db.session.get(PetitionSnapshot, petition.id)
     snapshot.taken_at = utcnow()
     snapshot.count = count
     snapshot.public_ids = list(public_ids)
