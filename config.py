@@ -88,6 +88,10 @@ class Config:
         self.WTF_CSRF_TIME_LIMIT = None  # bound to the session instead
         self.WTF_CSRF_SSL_STRICT = True
 
+        # Reuse a visitor's rendered petition page while nothing it shows has changed
+        # (campaign/petitions/page_cache.py); off under the debugger, where templates reload.
+        self.PETITION_PAGE_CACHE = _env_bool("CAMPAIGN_PETITION_PAGE_CACHE", True)
+
         self.RATELIMIT_STORAGE_URI = _env("CAMPAIGN_REDIS_URL", "memory://")
         self.RATELIMIT_ENABLED = _env_bool("CAMPAIGN_RATELIMIT_ENABLED", True)
         self.RATELIMIT_HEADERS_ENABLED = False

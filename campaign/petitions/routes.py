@@ -17,19 +17,19 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import contains_eager
 
 from .. import access, mail, private_links
 from ..database import begin_write, mark_write_request, reads_first
 from ..extensions import db, limiter
 from ..i18n import current_locale
-from ..models import Petition, PetitionSnapshot
+from ..models import Campaign, Petition, PetitionSnapshot
 from ..models.consent import SIGNATURE_PURPOSES
 from ..services import consent
 from ..services import signatures as service
-from ..services.campaigns import get_by_slug
-from . import bp, jobs
+from . import bp, jobs, page_cache
 from .forms import ConfirmForm, ConsentForm, LostLinkForm, SignForm
 
 KIND = "signature"
@@ -62,14 +62,18 @@ def _link_limit():
     return current_app.config.get("LINK_RATE_LIMIT", "20 per minute")
 
 
+#: one query for the petition and its campaign, built once (every view of a petition runs it)
+_PETITION_BY_SLUGS = (
+    select(Petition).join(Petition.campaign)
+    .where(Campaign.slug == bindparam("slug"), Petition.slug == bindparam("petition_slug"))
+    .options(contains_eager(Petition.campaign))
+)
+
+
 def _petition_or_404(slug, petition_slug):
-    campaign = get_by_slug(slug)
-    petition = None
-    if campaign is not None:
-        petition = db.session.execute(
-            select(Petition).where(Petition.campaign_id == campaign.id,
-                                   Petition.slug == petition_slug)
-        ).scalar_one_or_none()
+    petition = db.session.execute(
+        _PETITION_BY_SLUGS, {"slug": slug, "petition_slug": petition_slug}
+    ).scalar_one_or_none()
     access.authorize(access.can_view_public_petition(petition), hide=True)
     return petition
 
@@ -115,15 +119,27 @@ def petition(slug, petition_slug):
 
 def _render_petition(found, texts, form, *, work_warning=False, status=200):
     snapshot = _snapshot(found)
-    names = service.public_names(found, snapshot)
+    name_rows = service.public_name_rows(found, snapshot)
     is_open = service.petition_is_open(found)
+    key = None
+    if form is None and page_cache.applies():
+        # A visitor's plain view: the same inputs give the same page (see page_cache).
+        key = page_cache.fingerprint(
+            campaign=found.campaign, petition=found, texts=texts, units=found.campaign.units,
+            snapshot=snapshot, name_rows=name_rows, is_open=is_open)
+        html = page_cache.get(found.id, key)
+        if html is not None:
+            return html, status
     if form is None and is_open:
         form = _sign_form(found, texts)
-    return render_template(
+    html = render_template(
         "petitions/petition.html", petition=found, campaign=found.campaign, form=form,
-        is_open=is_open, snapshot=snapshot, names=names, work_warning=work_warning,
-        texts=texts,
-    ), status
+        is_open=is_open, snapshot=snapshot, names=service.names_of(name_rows),
+        work_warning=work_warning, texts=texts,
+    )
+    if key is not None:
+        page_cache.put(found.id, key, html)
+    return html, status
 
 
 def _work_domain(campaign, email):

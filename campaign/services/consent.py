@@ -6,7 +6,7 @@ not granted (least exposure by default).
 
 import hashlib
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, bindparam, func, select
 
 from ..extensions import db
 from ..models import ConsentEvent, ConsentText
@@ -65,19 +65,25 @@ def seed_defaults():
     db.session.flush()
 
 
-def current_texts(purposes):
-    """{purpose: latest ConsentText} for the given purposes."""
+def _current_texts_statement():
     latest = (
         select(ConsentText.purpose, func.max(ConsentText.version).label("version"))
-        .where(ConsentText.purpose.in_(purposes))
+        .where(ConsentText.purpose.in_(bindparam("purposes", expanding=True)))
         .group_by(ConsentText.purpose)
         .subquery()
     )
-    rows = db.session.execute(
-        select(ConsentText).join(
-            latest, and_(ConsentText.purpose == latest.c.purpose,
-                         ConsentText.version == latest.c.version))
-    ).scalars()
+    return select(ConsentText).join(
+        latest, and_(ConsentText.purpose == latest.c.purpose,
+                     ConsentText.version == latest.c.version))
+
+
+#: built once (on every page that shows a form): only the purposes vary
+_CURRENT_TEXTS = _current_texts_statement()
+
+
+def current_texts(purposes):
+    """{purpose: latest ConsentText} for the given purposes."""
+    rows = db.session.execute(_CURRENT_TEXTS, {"purposes": list(purposes)}).scalars()
     found = {t.purpose: t for t in rows}
     missing = [p for p in purposes if p not in found]
     if missing:

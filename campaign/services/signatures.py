@@ -402,23 +402,33 @@ def snapshot_is_stale(petition, snapshot):
     return utcnow() - snapshot.taken_at >= timedelta(minutes=petition.refresh_minutes)
 
 
-def public_names(petition, snapshot, limit=500):
-    """Names of signers in the snapshot who STILL consent to `public_name` (withdrawal wins at once)."""
+def public_name_rows(petition, snapshot, limit=500):
+    """Signatures in the snapshot whose signers STILL consent to `public_name` (withdrawal wins
+    at once), newest first."""
     if snapshot is None or not snapshot.public_ids:
         return []
     ids = snapshot.public_ids[-limit:]
-    rows = db.session.execute(
+    return db.session.execute(
         select(Signature)
         .where(Signature.public_id.in_(ids), *counted_clause(),
                consent.granted_signatures_clause(PUBLIC_NAME))
         .order_by(Signature.id.desc())
     ).scalars().all()
+
+
+def names_of(signatures):
+    """Their names, decrypted (erased identities are skipped)."""
     names = []
-    for signature in rows:
+    for signature in signatures:
         name, _email = identity(signature)
         if name:
             names.append(name)
     return names
+
+
+def public_names(petition, snapshot, limit=500):
+    """Names of signers in the snapshot who STILL consent to `public_name`."""
+    return names_of(public_name_rows(petition, snapshot, limit))
 
 
 def purge_due(now=None):

@@ -1,0 +1,205 @@
+"""The petition page reused for visitors (campaign.petitions.page_cache): the same page only
+while nothing it shows has changed, never a stale name, count, text or choice, never another
+visitor's CSRF token, never a staff member's page."""
+
+from contextlib import contextmanager
+from datetime import timedelta
+
+import pytest
+from flask import template_rendered
+from sqlalchemy import select
+
+from campaign.extensions import db
+from campaign.models import Petition, PetitionSnapshot, Signature, Unit
+from campaign.petitions import page_cache
+from campaign.services import consent
+from campaign.services import petitions as petition_service
+from campaign.services import signatures as signature_service
+from campaign.services.campaigns import get_by_slug
+from tests.conftest import csrf_token, login
+
+PAGE = "/c/acme/p/end-it"
+
+
+@pytest.fixture
+def petition(app, campaign):
+    with app.app_context():
+        found = petition_service.create_petition(
+            get_by_slug("acme"), "end-it", actor=None, title_fr="Arrêtez", title_en="Stop it",
+            text_fr="Texte", text_en="Text", status="open", goal=100, refresh_minutes=60)
+        db.session.commit()
+        return found.id
+
+
+def view(client, lang="en"):
+    response = client.get(PAGE, headers={"Accept-Language": lang})
+    assert response.status_code == 200
+    return response.text
+
+
+def sign(client, name, email, consents=()):
+    data = {"csrf_token": csrf_token(view(client)), "name": name, "email": email,
+            "version_public_name": "1", "version_share_with_reps": "1", "version_contact": "1"}
+    data.update({f"consent_{purpose}": "y" for purpose in consents})
+    response = client.post(PAGE + "/sign", data=data, headers={"Accept-Language": "en"})
+    assert response.status_code == 200
+    return response
+
+
+def without_token(html):
+    return html.replace(csrf_token(html), "")
+
+
+def next_batch(app, petition):
+    """Make the public snapshot due, as if the refresh interval had passed."""
+    with app.app_context():
+        snapshot = db.session.get(PetitionSnapshot, petition)
+        snapshot.taken_at -= timedelta(minutes=61)
+        db.session.commit()
+
+
+@contextmanager
+def renders(app):
+    """The number of times the petition page's template is rendered inside the block."""
+    seen = []
+
+    def note(_sender, template, **_extra):
+        if template.name == "petitions/petition.html":
+            seen.append(template.name)
+
+    template_rendered.connect(note, app)
+    try:
+        yield seen
+    finally:
+        template_rendered.disconnect(note, app)
+
+
+def stored(app):
+    with app.test_request_context():
+        return page_cache.stored_pages()
+
+
+def test_a_second_visitor_gets_the_stored_page_with_a_token_of_their_own(app, petition):
+    first, second = app.test_client(), app.test_client()
+    with renders(app) as rendered:
+        page_one, page_two = view(first), view(second)
+    assert len(rendered) == 1  # rendered once, then reused
+    assert len(stored(app)) == 1
+    assert without_token(page_one) == without_token(page_two)
+    assert csrf_token(page_one) != csrf_token(page_two)
+    assert page_cache.PLACEHOLDER not in page_two
+    # each visitor's token is the one their own session accepts
+    sign(second, "Token Owner", "owner@personal.example")
+    with app.app_context():
+        assert db.session.execute(select(Signature)).scalar_one() is not None
+
+
+def test_each_language_and_query_has_its_own_page(app, petition):
+    visitor = app.test_client()
+    english, french = view(visitor, "en"), view(visitor, "fr")
+    assert 'lang="en"' in english and 'lang="fr"' in french
+    assert "Stop it" in english and "Arrêtez" in french
+    with_query = visitor.get(PAGE + "?from=leaflet", headers={"Accept-Language": "en"}).text
+    assert "next=/c/acme/p/end-it?from%3Dleaflet" in with_query or "from%3Dleaflet" in with_query
+    assert "from%3Dleaflet" not in view(visitor, "en")
+    assert len(stored(app)) == 3
+
+
+def test_a_withdrawn_name_is_gone_from_the_next_page_and_from_memory(app, petition):
+    signer, visitor = app.test_client(), app.test_client()
+    sign(signer, "Paula Public", "paula@personal.example", consents=["public_name"])
+    next_batch(app, petition)
+    assert "Paula Public" in view(visitor)
+    view(visitor)  # served from the store
+    assert any("Paula Public" in html for html in stored(app))
+    with app.app_context():
+        signature = db.session.execute(select(Signature)).scalar_one()
+        signature_service.withdraw(signature)
+        db.session.commit()
+    assert "Paula Public" not in view(visitor)
+    assert not any("Paula Public" in html for html in stored(app))
+
+
+def test_a_name_whose_consent_is_taken_back_is_gone_at_once(app, petition):
+    signer, visitor = app.test_client(), app.test_client()
+    sign(signer, "Carl Consent", "carl@personal.example", consents=["public_name"])
+    next_batch(app, petition)
+    assert "Carl Consent" in view(visitor)
+    with app.app_context():
+        signature = db.session.execute(select(Signature)).scalar_one()
+        signature_service.change_consent(signature, "public_name", False)
+        db.session.commit()
+    assert "Carl Consent" not in view(visitor)
+
+
+def test_a_new_count_is_shown_with_the_next_snapshot(app, petition):
+    visitor = app.test_client()
+    assert "0 signatures" in view(visitor)
+    sign(app.test_client(), "Dana Default", "dana@personal.example")
+    assert "0 signatures" in view(visitor)  # the batch is not due: the stored page is right
+    next_batch(app, petition)
+    assert "1 signature" in view(visitor)
+
+
+@pytest.mark.parametrize("change", ["petition", "campaign", "unit", "consent text"])
+def test_any_edit_of_what_the_page_shows_is_shown_on_the_next_view(app, petition, change):
+    visitor = app.test_client()
+    with renders(app) as rendered:
+        before, _again = view(visitor), view(visitor)
+    assert len(rendered) == 1  # stored: the edit below is what makes the difference
+    with app.app_context():
+        if change == "petition":
+            db.session.get(Petition, petition).title_en = "Renamed petition"
+            marker = "Renamed petition"
+        elif change == "campaign":
+            get_by_slug("acme").title_en = "Renamed campaign"
+            marker = "Renamed campaign"
+        elif change == "unit":
+            db.session.execute(select(Unit).where(
+                Unit.code == "lyon", Unit.campaign_id == get_by_slug("acme").id)
+            ).scalar_one().name_en = "Lyon Part-Dieu"
+            marker = "Lyon Part-Dieu"
+        else:
+            consent.add_version("public_name", "Mon nom, version deux.", "My name, version two.")
+            marker = "My name, version two."
+        db.session.commit()
+    assert marker not in before
+    assert marker in view(visitor)
+
+
+def test_a_closed_petition_loses_its_form_at_once(app, petition):
+    visitor = app.test_client()
+    assert 'action="/c/acme/p/end-it/sign"' in view(visitor)
+    with app.app_context():
+        db.session.get(Petition, petition).status = "closed"
+        db.session.commit()
+    assert 'action="/c/acme/p/end-it/sign"' not in view(visitor)
+
+
+def test_staff_never_get_or_leave_a_stored_page(app, petition):
+    visitor = app.test_client()
+    view(visitor)
+    rep = app.test_client()
+    login(rep, "rep@example.org")
+    staff_page = view(rep)
+    assert "My campaigns" in staff_page  # the staff navigation, not the visitor's page
+    assert all("My campaigns" not in html for html in stored(app))
+    assert "My campaigns" not in view(visitor)
+
+
+def test_a_flashed_message_is_shown_not_swallowed_by_the_stored_page(app, petition):
+    visitor = app.test_client()
+    view(visitor)
+    with visitor.session_transaction() as session:
+        session["_flashes"] = [("success", "A message for this visitor only")]
+    assert "A message for this visitor only" in view(visitor)
+    assert "A message for this visitor only" not in view(app.test_client())
+    assert all("A message for this visitor only" not in html for html in stored(app))
+
+
+def test_the_cache_can_be_turned_off(make_config, petition):
+    from campaign import create_app
+
+    app = create_app(make_config(PETITION_PAGE_CACHE=False))
+    view(app.test_client())
+    assert stored(app) == []
