@@ -23,7 +23,7 @@ from pathlib import Path
 from flask import after_this_request, current_app, g, has_request_context, render_template
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from .crypto import aad_for, keyring, new_public_id
 from .extensions import db
@@ -135,10 +135,13 @@ def queue_template(to, template, *, locale=None, **context):
                         if delivered_here else now)
     ring = keyring()
     row.recipient_ct = ring.encrypt(to, aad_for("outbox", "recipient", row.public_id))
-    row.message_ct = ring.encrypt(bytes(message), aad_for("outbox", "message", row.public_id))
+    raw = bytes(message)
+    row.message_ct = ring.encrypt(raw, aad_for("outbox", "message", row.public_id))
     db.session.add(row)
     if delivered_here:
-        g.setdefault("campaign_queued_mail", []).append(row.public_id)
+        # Kept in memory for the delivery after the response, which then need not read the
+        # message back and decrypt it (it still sends only what was committed).
+        g.setdefault("campaign_queued_mail", {})[row.public_id] = raw
         after_response()
     return row
 
@@ -161,7 +164,7 @@ def after_response(job=None):
 
     @after_this_request
     def _hook(response):
-        queued = list(g.get("campaign_queued_mail", ()))
+        queued = dict(g.get("campaign_queued_mail", {}))
 
         def _run():
             with app.app_context():
@@ -171,7 +174,7 @@ def after_response(job=None):
                         queued_job()
                         db.session.commit()
                     # the jobs' own mail is in this context's g
-                    deliver_own(queued + g.get("campaign_queued_mail", []))
+                    deliver_own({**queued, **g.get("campaign_queued_mail", {})})
                 except Exception as exc:  # noqa: BLE001 - the cron retries
                     db.session.rollback()
                     app.logger.warning("after-response work deferred: %s", type(exc).__name__)
@@ -186,38 +189,43 @@ def after_response(job=None):
 CLAIM_MINUTES = 10
 
 
-def _send_row(row, ring):
-    """Send one message; delete it once sent, or schedule its retry. Returns True if sent."""
+def _send_row(row, ring, raw=None):
+    """Send one message (`raw`: its bytes when already at hand); delete it once sent, or
+    schedule its retry. Returns True if sent."""
+    from .models import OutboxMessage
     from .models.base import utcnow
 
-    raw = ring.decrypt(row.message_ct, aad_for("outbox", "message", row.public_id))
+    if raw is None:
+        raw = ring.decrypt(row.message_ct, aad_for("outbox", "message", row.public_id))
     try:
         send_raw(raw)
     except MailError as exc:
+        row = row if isinstance(row, OutboxMessage) else db.session.get(OutboxMessage, row.id)
         row.attempts += 1
         row.last_error = str(exc)[:64]
         delay = RETRY_DELAYS_MINUTES[min(row.attempts, len(RETRY_DELAYS_MINUTES)) - 1]
         row.next_attempt_at = utcnow() + timedelta(minutes=delay)
         sent = False
     else:
-        db.session.delete(row)
+        db.session.execute(delete(OutboxMessage).where(OutboxMessage.id == row.id))
         sent = True
     db.session.commit()
     return sent
 
 
-def deliver_own(public_ids):
-    """Deliver the messages this context queued (born claimed: nobody else sends them)."""
+def deliver_own(queued):
+    """Deliver the messages this context queued (born claimed: nobody else sends them).
+    `queued` maps their public ids to their bytes; only those committed are sent."""
     from .models import OutboxMessage
 
-    if not public_ids:
+    if not queued:
         return 0, 0
-    ring = keyring()
     rows = db.session.execute(
-        select(OutboxMessage).where(OutboxMessage.public_id.in_(public_ids))
+        select(OutboxMessage.id, OutboxMessage.public_id)
+        .where(OutboxMessage.public_id.in_(list(queued)))
         .order_by(OutboxMessage.id)
-    ).scalars().all()
-    sent = sum(_send_row(row, ring) for row in rows)
+    ).all()
+    sent = sum(_send_row(row, None, queued[row.public_id]) for row in rows)
     return sent, len(rows) - sent
 
 

@@ -70,6 +70,14 @@ _PETITION_BY_SLUGS = (
 )
 
 
+#: the same petition again inside the write transaction: fresh rows, units included
+_PETITION_FOR_WRITE = (
+    select(Petition).join(Petition.campaign).where(Petition.id == bindparam("id"))
+    .options(contains_eager(Petition.campaign).selectinload(Campaign.units))
+    .execution_options(populate_existing=True)
+)
+
+
 def _petition_or_404(slug, petition_slug):
     petition = db.session.execute(
         _PETITION_BY_SLUGS, {"slug": slug, "petition_slug": petition_slug}
@@ -180,14 +188,24 @@ def sign(slug, petition_slug):
         department_id=form.department.data, consents=form.chosen_consents(),
         locale=current_locale())
     links = _links()
+    petition_id = found.id
     begin_write()  # from here on, under the write lock; the service re-checks on fresh rows
+    found = db.session.execute(_PETITION_FOR_WRITE, {"id": petition_id}).scalar_one_or_none()
+    if found is None:
+        abort(404)
     try:
         result = service.sign(found, data, links=links, texts=chosen_texts)
     except service.SignatureError as error:
         form.form_errors.append(ERRORS.get(str(error), ERRORS["missing"])())
         db.session.rollback()
         return _render_petition(found, texts, form, status=400)
-    db.session.commit()
+    # The answer shows the petition as this transaction just read it: no reload after commit.
+    session = db.session()
+    session.expire_on_commit = False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = True
     return render_template("petitions/signed.html", petition=found, campaign=found.campaign,
                            link=url_for("petitions.open_link", token=result.token,
                                         _external=True),

@@ -87,15 +87,17 @@ def _wrap_aad(data_key):
     return aad_for("data_keys", "wrapped", data_key.public_id)
 
 
-def new_person_key():
-    """A fresh data key for one person, stored wrapped by the key ring."""
+def new_person_key(*, flush=True):
+    """A fresh data key for one person, stored wrapped by the key ring. With flush=False it has
+    no id yet: attach it to its row through the `data_key` relationship (one flush for both)."""
     record = DataKey(public_id=new_public_id())
     raw = new_data_key()
     ring = keyring()
     record.wrapped = ring.encrypt(raw, _wrap_aad(record))
     record.ring_key_id = ring.primary_id
     db.session.add(record)
-    db.session.flush()
+    if flush:
+        db.session.flush()
     return record
 
 

@@ -94,13 +94,12 @@ def _seal_identity(signature, data_key, name, email):
 
 def _new_signature(petition, data, *, source, channel, texts, key, shadow, confirmed,
                    batch_label=None):
-    data_key = keys.new_person_key()
+    data_key = keys.new_person_key(flush=False)
     token = new_token()
     signature = Signature(
         petition_id=petition.id,
         signer_key=key,
         is_shadow=shadow,
-        data_key_id=data_key.id,
         site_id=data.site_id,
         department_id=data.department_id,
         source=source,
