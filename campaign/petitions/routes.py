@@ -70,6 +70,14 @@ _PETITION_BY_SLUGS = (
 )
 
 
+#: the same and its public snapshot (if any), which then needs no query of its own
+_PETITION_PAGE_BY_SLUGS = (
+    select(Petition, PetitionSnapshot).join(Petition.campaign)
+    .outerjoin(PetitionSnapshot, PetitionSnapshot.petition_id == Petition.id)
+    .where(Campaign.slug == bindparam("slug"), Petition.slug == bindparam("petition_slug"))
+    .options(contains_eager(Petition.campaign))
+)
+
 #: the same petition again inside the write transaction: fresh rows, units included
 _PETITION_FOR_WRITE = (
     select(Petition).join(Petition.campaign).where(Petition.id == bindparam("id"))
@@ -86,6 +94,16 @@ def _petition_or_404(slug, petition_slug):
     return petition
 
 
+def _petition_page_or_404(slug, petition_slug):
+    """(petition, its snapshot or None) in one query."""
+    row = db.session.execute(
+        _PETITION_PAGE_BY_SLUGS, {"slug": slug, "petition_slug": petition_slug}
+    ).one_or_none()
+    petition, snapshot = row if row is not None else (None, None)
+    access.authorize(access.can_view_public_petition(petition), hide=True)
+    return petition, snapshot
+
+
 def _links():
     return service.Links(
         private=lambda token: url_for("petitions.open_link", token=token, _external=True),
@@ -94,9 +112,10 @@ def _links():
     )
 
 
-def _snapshot(petition):
-    """The batched public figures; refreshed at most once per interval, never per signature."""
-    snapshot = db.session.get(PetitionSnapshot, petition.id)
+def _snapshot(petition, loaded=None):
+    """The batched public figures; refreshed at most once per interval, never per signature.
+    `loaded`: the snapshot already read with the petition, if any."""
+    snapshot = loaded or db.session.get(PetitionSnapshot, petition.id)
     if not service.snapshot_is_stale(petition, snapshot):
         return snapshot
     # A cache refresh, not a state change. End the read transaction so the refresh takes the
@@ -120,13 +139,13 @@ def _sign_form(petition, texts, formdata=None):
 @bp.get("/c/<slug>/p/<petition_slug>")
 @access.public
 def petition(slug, petition_slug):
-    found = _petition_or_404(slug, petition_slug)
+    found, snapshot = _petition_page_or_404(slug, petition_slug)
     texts = consent.current_texts(SIGNATURE_PURPOSES)
-    return _render_petition(found, texts, None)
+    return _render_petition(found, texts, None, snapshot=snapshot)
 
 
-def _render_petition(found, texts, form, *, work_warning=False, status=200):
-    snapshot = _snapshot(found)
+def _render_petition(found, texts, form, *, work_warning=False, status=200, snapshot=None):
+    snapshot = _snapshot(found, snapshot)
     name_rows = service.public_name_rows(found, snapshot)
     is_open = service.petition_is_open(found)
     key = None
