@@ -24,7 +24,7 @@ def create_app(config=None):
 
     from . import database, errors, security, sessions, templating
     from .crypto import KeyRing
-    from .extensions import babel, csrf, db, limiter, login_manager, migrate
+    from .extensions import babel, csrf, db, init_limiter, login_manager, migrate
     from .i18n import select_locale
 
     db.init_app(app)
@@ -32,7 +32,7 @@ def create_app(config=None):
                      compare_type=True)
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
-    limiter.init_app(app)
+    init_limiter(app)
     login_manager.init_app(app)
     app.extensions["campaign_keyring"] = KeyRing(config.DATA_KEYS)
     database.configure_engine(app)

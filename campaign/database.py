@@ -7,7 +7,7 @@ with `write_transaction()`, starts with BEGIN IMMEDIATE and waits its turn (busy
 Read-only requests (GET, HEAD) keep deferred transactions, which never block in WAL mode.
 """
 
-from flask import g, has_request_context, request
+from flask import current_app, g, has_request_context, request
 from sqlalchemy import event
 
 from .extensions import db
@@ -28,9 +28,8 @@ def writes_on_get(view):
 
 
 def _flag_writing_views():
-    from flask import current_app
-
-    view = current_app.view_functions.get(request.endpoint) if request.endpoint else None
+    endpoint = request.endpoint
+    view = current_app.view_functions.get(endpoint) if endpoint else None
     if getattr(view, "writes_on_get", False):
         mark_write_request()
     if getattr(view, "reads_first", False):

@@ -33,8 +33,13 @@ REDACTED_QUERY = "?[query]"
 
 def _ip_or_keep(match):
     text = match.group(0)
+    address = text.split("%", 1)[0]
+    if ":" in address and "::" not in address and address.count(":") < 6:
+        # Not an IPv6 address: without "::" one has 8 groups (7 colons), or 6 colons and an
+        # IPv4 tail. Saves `ipaddress` raising twice on every time of day (10:02:33).
+        return text
     try:
-        ipaddress.ip_address(text.split("%", 1)[0])
+        ipaddress.ip_address(address)
     except ValueError:
         return text
     return REDACTED_IP
@@ -48,11 +53,20 @@ def _token_or_keep(match):
 def redact(text):
     """The text without e-mail addresses, IP addresses, long tokens or query strings."""
     text = str(text)
-    text = EMAIL.sub(REDACTED_EMAIL, text)
-    text = QUERY.sub(REDACTED_QUERY, text)
-    text = IPV6.sub(_ip_or_keep, text)
-    text = IPV4.sub(_ip_or_keep, text)
-    return TOKEN.sub(_token_or_keep, text)
+    # Each pattern runs only where it could match (an e-mail has an @, a query a ?, an IPv6
+    # candidate two colons, an IPv4 one three dots): same result, a fraction of the time, on
+    # every log record (one gunicorn access line per request).
+    if "@" in text:
+        text = EMAIL.sub(REDACTED_EMAIL, text)
+    if "?" in text:
+        text = QUERY.sub(REDACTED_QUERY, text)
+    if text.count(":") >= 2:
+        text = IPV6.sub(_ip_or_keep, text)
+    if text.count(".") >= 3:
+        text = IPV4.sub(_ip_or_keep, text)
+    if len(text) >= 32:
+        text = TOKEN.sub(_token_or_keep, text)
+    return text
 
 
 def safe_traceback(exc_info):

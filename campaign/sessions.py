@@ -14,6 +14,7 @@ import hmac
 import time
 
 from flask import current_app, session
+from flask.sessions import SecureCookieSessionInterface
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
@@ -26,7 +27,33 @@ PENDING_KEY = "pending_login"
 PENDING_MINUTES = 5
 
 
+class CookieSessionInterface(SecureCookieSessionInterface):
+    """Flask's signed-cookie session, minus work repeated on every request: the signing
+    serializer is built once per key set (Flask builds a new one to open each session, cookie or
+    not), and a session that is empty and unmodified is not saved through the cookie settings."""
+
+    def __init__(self):
+        self._serializer = (None, None)
+
+    def get_signing_serializer(self, app):
+        keys = (app.secret_key, tuple(app.config["SECRET_KEY_FALLBACKS"] or ()))
+        cached_keys, serializer = self._serializer
+        if cached_keys != keys:
+            serializer = super().get_signing_serializer(app)
+            self._serializer = (keys, serializer)
+        return serializer
+
+    def save_session(self, app, session, response):
+        if not session and not session.modified:
+            # What Flask's save_session does for this case: no cookie to set or delete.
+            if session.accessed:
+                response.vary.add("Cookie")
+            return
+        super().save_session(app, session, response)
+
+
 def init_app(app):
+    app.session_interface = CookieSessionInterface()
     login_manager.login_view = "auth.login"
     login_manager.login_message = _l("Please sign in to open this page.")
     login_manager.login_message_category = "info"

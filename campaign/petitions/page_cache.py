@@ -21,7 +21,6 @@ from collections import OrderedDict
 from flask import current_app, request, session
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
-from markupsafe import Markup
 from sqlalchemy import inspect
 
 from ..i18n import current_locale
@@ -83,7 +82,7 @@ def get(petition_id, key):
             return None
         entries.move_to_end(slot)
         html = entry[1]
-    return Markup(html.replace(PLACEHOLDER, generate_csrf()))
+    return html.replace(PLACEHOLDER, generate_csrf())
 
 
 def put(petition_id, key, html):
