@@ -44,18 +44,25 @@ class SignForm(Form):
     # Honeypot: people never see it; bots fill it in.
     website = StringField(_l("Leave this field empty"), validators=[Optional(), Length(max=200)])
 
-    def setup(self, petition, texts, locale):
-        """Fill the unit choices and the consent labels for this petition, language and texts."""
-        campaign = petition.campaign
-        self.site.choices = choice_list([(NO_UNIT, _l("Prefer not to say"))] + [
-            (u.id, localized(u, "name", locale).text) for u in campaign.sites()])
-        self.department.choices = choice_list([(NO_UNIT, _l("Prefer not to say"))] + [
-            (u.id, localized(u, "name", locale).text) for u in campaign.departments()])
+    def setup(self, petition, texts, locale, *, units=True):
+        """Fill the consent labels for this petition, language and texts, and the unit choices
+        (a submitted form needs them only if it is shown again: `units=False` leaves them to
+        `choose_units`, since the service checks the units on its own fresh rows)."""
+        if units:
+            self.choose_units(petition, locale)
         for purpose in SIGNATURE_PURPOSES:
             text = texts[purpose]
             self[f"consent_{purpose}"].label.text = text.text(locale)
             if not self[f"version_{purpose}"].data:
                 self[f"version_{purpose}"].data = str(text.version)
+        return self
+
+    def choose_units(self, petition, locale):
+        campaign = petition.campaign
+        self.site.choices = choice_list([(NO_UNIT, _l("Prefer not to say"))] + [
+            (u.id, localized(u, "name", locale).text) for u in campaign.sites()])
+        self.department.choices = choice_list([(NO_UNIT, _l("Prefer not to say"))] + [
+            (u.id, localized(u, "name", locale).text) for u in campaign.departments()])
         return self
 
     def chosen_consents(self):

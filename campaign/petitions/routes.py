@@ -132,8 +132,9 @@ def _snapshot(petition, loaded=None):
 
 
 def _sign_form(petition, texts, formdata=None):
-    form = SignForm(formdata=formdata) if formdata is not None else SignForm()
-    return form.setup(petition, texts, current_locale())
+    if formdata is None:
+        return SignForm().setup(petition, texts, current_locale())
+    return SignForm(formdata=formdata).setup(petition, texts, current_locale(), units=False)
 
 
 @bp.get("/c/<slug>/p/<petition_slug>")
@@ -159,6 +160,8 @@ def _render_petition(found, texts, form, *, work_warning=False, status=200, snap
             return html, status
     if form is None and is_open:
         form = _sign_form(found, texts)
+    elif form is not None:
+        form.choose_units(found, current_locale())  # a submitted form, shown again
     html = render_template(
         "petitions/petition.html", petition=found, campaign=found.campaign, form=form,
         is_open=is_open, snapshot=snapshot, names=service.names_of(name_rows),
