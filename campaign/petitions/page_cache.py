@@ -8,11 +8,11 @@ those values differs from the last render of that page, in this worker. The cach
 output of a pure function of its key: nothing is invalidated by hand, so no forgotten
 invalidation can show a withdrawn name or a stale count.
 
-What the template reads from the request is part of the key (language, path and query, host)
-or makes the page uncacheable (a signed-in account: staff navigation; flashed messages). The
+What the template reads from the request is part of the key (language, path, host) or makes
+the page uncacheable (a query string, a signed-in account: staff navigation; flashed messages). The
 CSRF token, the one value that differs per visitor, is stored as a placeholder and put back
-on every response. One entry per page and language: a newer render replaces the older, so a
-withdrawn name leaves this worker's memory at the next view of the page.
+on every response. A newer render of a petition replaces every older one, so a withdrawn name
+leaves this worker's memory at the next view of the page.
 """
 
 import threading
@@ -35,7 +35,7 @@ _lock = threading.Lock()
 
 
 def _entries():
-    """This app's entries: (petition id, language, path, query, host) -> (fingerprint, html)."""
+    """This app's entries: (petition id, language, path, host) -> (fingerprint, html)."""
     return current_app.extensions.setdefault("campaign_page_cache", OrderedDict())
 
 
@@ -43,7 +43,7 @@ def applies():
     """Whether this request may be served from, and stored in, the cache."""
     if not current_app.config.get("PETITION_PAGE_CACHE", True) or current_app.debug:
         return False
-    if request.method != "GET" or current_user.is_authenticated:
+    if request.method != "GET" or request.query_string or current_user.is_authenticated:
         return False
     return "_flashes" not in session
 
@@ -70,7 +70,7 @@ def fingerprint(*, campaign, petition, texts, units, snapshot, name_rows, is_ope
 
 
 def _slot(petition_id):
-    return (petition_id, current_locale(), request.path, request.query_string, request.host)
+    return (petition_id, current_locale(), request.path, request.host)
 
 
 def get(petition_id, key):
@@ -92,6 +92,10 @@ def put(petition_id, key, html):
         return  # not the page this module knows how to reuse: never store it
     slot, entries = _slot(petition_id), _entries()
     with _lock:
+        # Older renders of this petition (other language or host) go too: what changed may be
+        # a withdrawn name, which then stays nowhere in memory.
+        for other in [s for s, (k, _html) in entries.items() if s[0] == petition_id and k != key]:
+            del entries[other]
         entries[slot] = (key, html.replace(token, PLACEHOLDER))
         entries.move_to_end(slot)
         while len(entries) > MAX_ENTRIES:
