@@ -10,7 +10,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def create_app(config=None):
-    """Application factory: load config, init extensions, register blueprints, CLI, error handlers."""
+    """Application factory: load config, init extensions, register blueprints, CLI, error
+    handlers."""
     from config import DevelopmentConfig, config_from_environment
 
     app = Flask(__name__, template_folder=str(ROOT / "templates"),
@@ -18,7 +19,8 @@ def create_app(config=None):
     if config is None:
         config = config_from_environment()
     if isinstance(config, type):
-        config = config(instance_path=app.instance_path) if config is DevelopmentConfig else config()
+        config = (config(instance_path=app.instance_path) if config is DevelopmentConfig
+                  else config())
     app.config.from_object(config)
     _refuse_unsafe_start(app, config)
 

@@ -27,7 +27,7 @@ QUERY = re.compile(r"(?<=[\w/%.=-])\?[^\s\"'<>]+")
 REDACTED_EMAIL = "[email]"
 REDACTED_IP = "[ip]"
 # The placeholder that replaces a token, not a secret.
-REDACTED_TOKEN = "[token]"  # nosec B105
+REDACTED_TOKEN = "[token]"  # noqa: S105  # nosec B105
 REDACTED_QUERY = "?[query]"
 
 
