@@ -26,6 +26,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, select, update
 
 from .crypto import aad_for, keyring, new_public_id
+from .database import reading
 from .extensions import db
 from .i18n import LOCALES
 
@@ -191,23 +192,27 @@ CLAIM_MINUTES = 10
 
 def _send_row(row, ring, raw=None):
     """Send one message (`raw`: its bytes when already at hand); delete it once sent, or
-    schedule its retry. Returns True if sent."""
+    schedule its retry. Returns True if sent. No transaction is open while the mail server is
+    spoken to (on SQLite a write transaction would hold every other writer back meanwhile)."""
     from .models import OutboxMessage
     from .models.base import utcnow
 
+    row_id = row.id
     if raw is None:
         raw = ring.decrypt(row.message_ct, aad_for("outbox", "message", row.public_id))
+    db.session.commit()
     try:
         send_raw(raw)
     except MailError as exc:
-        row = row if isinstance(row, OutboxMessage) else db.session.get(OutboxMessage, row.id)
-        row.attempts += 1
-        row.last_error = str(exc)[:64]
-        delay = RETRY_DELAYS_MINUTES[min(row.attempts, len(RETRY_DELAYS_MINUTES)) - 1]
-        row.next_attempt_at = utcnow() + timedelta(minutes=delay)
+        row = db.session.get(OutboxMessage, row_id)
+        if row is not None:
+            row.attempts += 1
+            row.last_error = str(exc)[:64]
+            delay = RETRY_DELAYS_MINUTES[min(row.attempts, len(RETRY_DELAYS_MINUTES)) - 1]
+            row.next_attempt_at = utcnow() + timedelta(minutes=delay)
         sent = False
     else:
-        db.session.execute(delete(OutboxMessage).where(OutboxMessage.id == row.id))
+        db.session.execute(delete(OutboxMessage).where(OutboxMessage.id == row_id))
         sent = True
     db.session.commit()
     return sent
@@ -220,11 +225,13 @@ def deliver_own(queued):
 
     if not queued:
         return 0, 0
-    rows = db.session.execute(
-        select(OutboxMessage.id, OutboxMessage.public_id)
-        .where(OutboxMessage.public_id.in_(list(queued)))
-        .order_by(OutboxMessage.id)
-    ).all()
+    with reading():
+        rows = db.session.execute(
+            select(OutboxMessage.id, OutboxMessage.public_id)
+            .where(OutboxMessage.public_id.in_(list(queued)))
+            .order_by(OutboxMessage.id)
+        ).all()
+        db.session.commit()
     sent = sum(_send_row(row, None, queued[row.public_id]) for row in rows)
     return sent, len(rows) - sent
 
