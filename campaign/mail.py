@@ -11,6 +11,7 @@ Recipient addresses are never logged.
 import os
 import smtplib
 import ssl
+from dataclasses import dataclass
 from datetime import timedelta
 from email import charset as email_charset
 from email import message_from_bytes, policy
@@ -120,31 +121,55 @@ def _send_smtp(message, config):
 
 # --- the outbox ----------------------------------------------------------------------------------
 
-def queue_template(to, template, *, locale=None, **context):
-    """Queue a mail in the current transaction; it is sent after the response (see module doc)."""
+@dataclass(frozen=True)
+class SealedMail:
+    """A rendered mail, encrypted for the outbox, not yet queued (no database work)."""
+
+    public_id: str
+    recipient_ct: bytes
+    message_ct: bytes
+    raw: bytes
+
+
+def seal_template(to, template, *, locale=None, **context):
+    """Render and encrypt a mail; `queue` puts it in the outbox. Done apart so that a caller
+    can do this work before taking the database's write lock."""
+    subject, body = render(template, locale, **context)
+    raw = bytes(build_message(to, subject, body))
+    public_id = new_public_id()
+    ring = keyring()
+    return SealedMail(public_id=public_id,
+                      recipient_ct=ring.encrypt(to, aad_for("outbox", "recipient", public_id)),
+                      message_ct=ring.encrypt(raw, aad_for("outbox", "message", public_id)),
+                      raw=raw)
+
+
+def queue(sealed):
+    """Queue a sealed mail in the current transaction; it is sent after the response (see
+    module doc)."""
     from .models import OutboxMessage
     from .models.base import utcnow
 
-    subject, body = render(template, locale, **context)
-    message = build_message(to, subject, body)
     now = utcnow()
     # A request delivers what it queued once its response is sent, nothing else: its messages
     # are born claimed, so the cron leaves them alone unless that delivery never happens.
     delivered_here = has_request_context() or g.get("campaign_after_response", False)
-    row = OutboxMessage(public_id=new_public_id(), created_at=now,
+    row = OutboxMessage(public_id=sealed.public_id, created_at=now,
+                        recipient_ct=sealed.recipient_ct, message_ct=sealed.message_ct,
                         next_attempt_at=now + timedelta(minutes=CLAIM_MINUTES)
                         if delivered_here else now)
-    ring = keyring()
-    row.recipient_ct = ring.encrypt(to, aad_for("outbox", "recipient", row.public_id))
-    raw = bytes(message)
-    row.message_ct = ring.encrypt(raw, aad_for("outbox", "message", row.public_id))
     db.session.add(row)
     if delivered_here:
         # Kept in memory for the delivery after the response, which then need not read the
         # message back and decrypt it (it still sends only what was committed).
-        g.setdefault("campaign_queued_mail", {})[row.public_id] = raw
+        g.setdefault("campaign_queued_mail", {})[row.public_id] = sealed.raw
         after_response()
     return row
+
+
+def queue_template(to, template, *, locale=None, **context):
+    """Render, encrypt and queue a mail in the current transaction."""
+    return queue(seal_template(to, template, locale=locale, **context))
 
 
 def after_response(job=None):

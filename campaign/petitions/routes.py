@@ -210,13 +210,15 @@ def sign(slug, petition_slug):
         department_id=form.department.data, consents=form.chosen_consents(),
         locale=current_locale())
     links = _links()
-    petition_id = found.id
-    begin_write()  # from here on, under the write lock; the service re-checks on fresh rows
-    found = db.session.execute(_PETITION_FOR_WRITE, {"id": petition_id}).scalar_one_or_none()
-    if found is None:
-        abort(404)
     try:
-        result = service.sign(found, data, links=links, texts=chosen_texts)
+        # Keys, sealing and the mail before the write lock, which is then held for the writes.
+        prepared = service.prepare(found, data, links=links)
+        petition_id = found.id
+        begin_write()  # from here on, under the write lock; the service re-checks on fresh rows
+        found = db.session.execute(_PETITION_FOR_WRITE, {"id": petition_id}).scalar_one_or_none()
+        if found is None:
+            abort(404)
+        result = service.sign(found, data, links=links, texts=chosen_texts, prepared=prepared)
     except service.SignatureError as error:
         form.form_errors.append(ERRORS.get(str(error), ERRORS["missing"])())
         db.session.rollback()

@@ -87,14 +87,20 @@ def _wrap_aad(data_key):
     return aad_for("data_keys", "wrapped", data_key.public_id)
 
 
-def new_person_key(*, flush=True):
-    """A fresh data key for one person, stored wrapped by the key ring. With flush=False it has
-    no id yet: attach it to its row through the `data_key` relationship (one flush for both)."""
+def fresh_person_key():
+    """A fresh data key for one person, wrapped by the key ring, not in the session yet."""
     record = DataKey(public_id=new_public_id())
     raw = new_data_key()
     ring = keyring()
     record.wrapped = ring.encrypt(raw, _wrap_aad(record))
     record.ring_key_id = ring.primary_id
+    return record
+
+
+def new_person_key(*, flush=True):
+    """A fresh data key for one person, stored wrapped by the key ring. With flush=False it has
+    no id yet: attach it to its row through the `data_key` relationship (one flush for both)."""
+    record = fresh_person_key()
     db.session.add(record)
     if flush:
         db.session.flush()

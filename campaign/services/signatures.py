@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from .. import audit, mail
 from ..crypto import keyed_hash, new_public_id, new_token, normalize_identifier, token_hash
 from ..extensions import db
-from ..models import ConsentEvent, Petition, PetitionSnapshot, Signature
+from ..models import ConsentEvent, DataKey, Petition, PetitionSnapshot, Signature
 from ..models.base import utcnow
 from ..models.consent import CHANNEL_WEB, PUBLIC_NAME, SIGNATURE_PURPOSES
 from ..models.petitions import PETITION_OPEN, SOURCE_ONLINE, VERIFY_EMAIL
@@ -87,16 +87,35 @@ def _valid_unit(petition, unit_id, kind):
     raise SignatureError("bad_unit")
 
 
-def _seal_identity(signature, data_key, name, email):
-    signature.name_ct = keys.seal(data_key, TABLE, "name", signature.public_id, name)
-    signature.email_ct = keys.seal(data_key, TABLE, "email", signature.public_id, email)
+@dataclass(frozen=True)
+class SealedSigner:
+    """A fresh data key (wrapped) and a name and address sealed under it for a new row: the
+    cryptography of a signature, done without the database."""
+
+    key_public_id: str
+    wrapped: bytes
+    ring_key_id: str
+    public_id: str
+    name_ct: bytes | None
+    email_ct: bytes | None
+
+
+def seal_signer(name, email):
+    data_key = keys.fresh_person_key()
+    public_id = new_public_id()
+    return SealedSigner(
+        key_public_id=data_key.public_id, wrapped=data_key.wrapped,
+        ring_key_id=data_key.ring_key_id, public_id=public_id,
+        name_ct=keys.seal(data_key, TABLE, "name", public_id, name),
+        email_ct=keys.seal(data_key, TABLE, "email", public_id, email))
 
 
 def _new_signature(petition, data, *, source, channel, texts, key, shadow, confirmed,
-                   batch_label=None):
-    data_key = keys.new_person_key(flush=False)
-    token = new_token()
+                   batch_label=None, sealed=None, token=None):
+    sealed = sealed or seal_signer(data.name, data.email)
+    token = token or new_token()
     signature = Signature(
+        public_id=sealed.public_id,
         petition_id=petition.id,
         signer_key=key,
         is_shadow=shadow,
@@ -108,10 +127,11 @@ def _new_signature(petition, data, *, source, channel, texts, key, shadow, confi
         signed_on=today(),
         confirmed_on=today() if confirmed else None,
         token_hash=token_hash(token),
+        name_ct=sealed.name_ct,
+        email_ct=sealed.email_ct,
     )
-    signature.data_key = data_key
-    signature.public_id = new_public_id()
-    _seal_identity(signature, data_key, data.name, data.email)
+    signature.data_key = DataKey(public_id=sealed.key_public_id, wrapped=sealed.wrapped,
+                                 ring_key_id=sealed.ring_key_id)
     db.session.add(signature)
     db.session.flush()
     for purpose in SIGNATURE_PURPOSES:
@@ -128,8 +148,54 @@ def _key_exists(petition, key):
     ).first() is not None
 
 
-def sign(petition, data, *, links, texts=None):
-    """Sign online. Returns a SignResult that looks the same for a new and a repeated address."""
+@dataclass(frozen=True)
+class Prepared:
+    """What an online signature computes before the write lock: the keyed hash of the address,
+    the tokens, the sealed identity, and the mail for the case a look-up made then expects.
+    `sign` decides again under the lock and seals the other mail only if that changed."""
+
+    key: str
+    token: str
+    confirm_token: str
+    sealed: SealedSigner
+    mail_kind: str
+    mail: object  # mail.SealedMail
+
+
+def _mail_kind(repeated, verify):
+    if repeated:
+        return "already_signed"
+    return "confirm_signature" if verify else "private_link"
+
+
+def _seal_mail(kind, petition, data, links, token, confirm_token):
+    if kind == "already_signed":
+        return mail.seal_template(data.email, kind, locale=data.locale, petition=petition,
+                                  lost_link=links.lost)
+    if kind == "confirm_signature":
+        return mail.seal_template(data.email, kind, locale=data.locale, petition=petition,
+                                  confirm_link=links.confirm(confirm_token),
+                                  private_link=links.private(token))
+    return mail.seal_template(data.email, kind, locale=data.locale, petition=petition,
+                              private_link=links.private(token))
+
+
+def prepare(petition, data, *, links):
+    """The work of `sign` that needs no lock; both outcomes cost the same (one look-up, one
+    sealed identity, one mail), so a repeated address is not told apart by timing."""
+    if not data.name or not data.email:
+        raise SignatureError("missing")
+    key = signer_key(petition, data.email)
+    token, confirm_token = new_token(), new_token()
+    kind = _mail_kind(_key_exists(petition, key), petition.verification == VERIFY_EMAIL)
+    return Prepared(key=key, token=token, confirm_token=confirm_token,
+                    sealed=seal_signer(data.name, data.email), mail_kind=kind,
+                    mail=_seal_mail(kind, petition, data, links, token, confirm_token))
+
+
+def sign(petition, data, *, links, texts=None, prepared=None):
+    """Sign online. Returns a SignResult that looks the same for a new and a repeated address.
+    `prepared`: what `prepare` computed before the write transaction began."""
     if not petition_is_open(petition):
         raise SignatureError("closed")
     if not data.name or not data.email:
@@ -138,18 +204,19 @@ def sign(petition, data, *, links, texts=None):
     data.department_id = (_valid_unit(petition, data.department_id, "department")
                           if petition.ask_department else None)
     texts = texts or consent.current_texts(SIGNATURE_PURPOSES)
-    key = signer_key(petition, data.email)
+    prepared = prepared or prepare(petition, data, links=links)
     verify = petition.verification == VERIFY_EMAIL
+    stored = {"source": SOURCE_ONLINE, "channel": CHANNEL_WEB, "texts": texts,
+              "confirmed": not verify, "sealed": prepared.sealed, "token": prepared.token}
 
     # Both paths do the same work: one look-up, one set of inserts, one mail. The unique
     # constraint still decides when two submissions of one address race each other.
-    repeated = _key_exists(petition, key)
+    repeated = _key_exists(petition, prepared.key)
     if not repeated:
         savepoint = db.session.begin_nested()
         try:
-            signature, token = _new_signature(petition, data, source=SOURCE_ONLINE,
-                                              channel=CHANNEL_WEB, texts=texts, key=key,
-                                              shadow=False, confirmed=not verify)
+            signature, token = _new_signature(petition, data, key=prepared.key, shadow=False,
+                                              **stored)
             savepoint.commit()
         except IntegrityError:
             savepoint.rollback()
@@ -157,22 +224,13 @@ def sign(petition, data, *, links, texts=None):
     if repeated:
         # Same address signed before: make a shadow from what was typed, so this signer sees
         # exactly what a first signer sees, and tell the address's owner by e-mail.
-        signature, token = _new_signature(petition, data, source=SOURCE_ONLINE,
-                                          channel=CHANNEL_WEB, texts=texts, key=None,
-                                          shadow=True, confirmed=not verify)
-
-    if repeated:
-        mail.queue_template(data.email, "already_signed", locale=data.locale,
-                            petition=petition, lost_link=links.lost)
+        signature, token = _new_signature(petition, data, key=None, shadow=True, **stored)
     elif verify:
-        confirm_token = new_token()
-        signature.confirm_hash = token_hash(confirm_token)
-        mail.queue_template(data.email, "confirm_signature", locale=data.locale,
-                            petition=petition, confirm_link=links.confirm(confirm_token),
-                            private_link=links.private(token))
-    else:
-        mail.queue_template(data.email, "private_link", locale=data.locale, petition=petition,
-                            private_link=links.private(token))
+        signature.confirm_hash = token_hash(prepared.confirm_token)
+
+    kind = _mail_kind(repeated, verify)
+    mail.queue(prepared.mail if kind == prepared.mail_kind else _seal_mail(
+        kind, petition, data, links, prepared.token, prepared.confirm_token))
     db.session.flush()
     return SignResult(signature=signature, token=token, needs_confirmation=verify)
 
