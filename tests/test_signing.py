@@ -166,3 +166,34 @@ def test_wtforms_own_messages_follow_the_page_language(client, petition, lang, m
     assert response.status_code == 400
     assert message in response.text
     assert other not in response.text
+
+
+def test_an_address_signing_between_prepare_and_the_lock_gets_the_already_signed_mail(
+        app, petition):
+    """`prepare` seals the mail a look-up expects before the write lock; if the same address
+    signs in between, `sign` makes a shadow and seals the right mail under the lock."""
+    from email import message_from_bytes, policy
+
+    from campaign.crypto import aad_for, keyring
+    from campaign.services import signatures as service
+
+    links = service.Links(private=lambda token: f"http://localhost/s/{token}",
+                          confirm=lambda token: f"http://localhost/confirm/{token}",
+                          lost="http://localhost/lost")
+
+    def typed():
+        return service.SignerInput(name="Rita Race", email="rita@personal.example", locale="en")
+
+    with app.app_context():
+        found = db.session.execute(select(Petition)).scalar_one()
+        prepared = service.prepare(found, typed(), links=links)
+        assert prepared.mail_kind == "private_link"
+        service.sign(found, typed(), links=links)  # the same address gets there first
+        result = service.sign(found, typed(), links=links, prepared=prepared)
+        db.session.commit()
+        assert result.signature.is_shadow
+        subjects = []
+        for row in db.session.execute(select(OutboxMessage).order_by(OutboxMessage.id)).scalars():
+            raw = keyring().decrypt(row.message_ct, aad_for("outbox", "message", row.public_id))
+            subjects.append(str(message_from_bytes(raw, policy=policy.default)["Subject"]))
+        assert subjects == ["Your private link", "About your recent request"]
