@@ -70,12 +70,13 @@ _PETITION_BY_SLUGS = (
 )
 
 
-#: the same and its public snapshot (if any), which then needs no query of its own
+#: the same with its public snapshot (if any) and the campaign's units, which then need no
+#: query of their own (one row per unit)
 _PETITION_PAGE_BY_SLUGS = (
     select(Petition, PetitionSnapshot).join(Petition.campaign)
     .outerjoin(PetitionSnapshot, PetitionSnapshot.petition_id == Petition.id)
     .where(Campaign.slug == bindparam("slug"), Petition.slug == bindparam("petition_slug"))
-    .options(contains_eager(Petition.campaign))
+    .options(contains_eager(Petition.campaign).joinedload(Campaign.units))
 )
 
 #: the same petition again inside the write transaction: fresh rows, units included
@@ -98,7 +99,7 @@ def _petition_page_or_404(slug, petition_slug):
     """(petition, its snapshot or None) in one query."""
     row = db.session.execute(
         _PETITION_PAGE_BY_SLUGS, {"slug": slug, "petition_slug": petition_slug}
-    ).one_or_none()
+    ).unique().one_or_none()
     petition, snapshot = row if row is not None else (None, None)
     access.authorize(access.can_view_public_petition(petition), hide=True)
     return petition, snapshot
