@@ -70,10 +70,10 @@ _PETITION_BY_SLUGS = (
 )
 
 
-#: the same with its public snapshot (if any) and the campaign's units, which then need no
-#: query of their own (one row per unit)
+#: the same with its public snapshot (if any), the campaign's units (one row per unit) and
+#: which consent texts are current, which then need no query of their own
 _PETITION_PAGE_BY_SLUGS = (
-    select(Petition, PetitionSnapshot).join(Petition.campaign)
+    select(Petition, PetitionSnapshot, consent.LATEST_TEXT_ID).join(Petition.campaign)
     .outerjoin(PetitionSnapshot, PetitionSnapshot.petition_id == Petition.id)
     .where(Campaign.slug == bindparam("slug"), Petition.slug == bindparam("petition_slug"))
     .options(contains_eager(Petition.campaign).joinedload(Campaign.units))
@@ -96,13 +96,13 @@ def _petition_or_404(slug, petition_slug):
 
 
 def _petition_page_or_404(slug, petition_slug):
-    """(petition, its snapshot or None) in one query."""
+    """(petition, its snapshot or None, the latest consent text's id) in one query."""
     row = db.session.execute(
         _PETITION_PAGE_BY_SLUGS, {"slug": slug, "petition_slug": petition_slug}
     ).unique().one_or_none()
-    petition, snapshot = row if row is not None else (None, None)
+    petition, snapshot, latest_text_id = row if row is not None else (None, None, None)
     access.authorize(access.can_view_public_petition(petition), hide=True)
-    return petition, snapshot
+    return petition, snapshot, latest_text_id
 
 
 def _links():
@@ -141,8 +141,8 @@ def _sign_form(petition, texts, formdata=None):
 @bp.get("/c/<slug>/p/<petition_slug>")
 @access.public
 def petition(slug, petition_slug):
-    found, snapshot = _petition_page_or_404(slug, petition_slug)
-    texts = consent.current_texts(SIGNATURE_PURPOSES)
+    found, snapshot, latest_text_id = _petition_page_or_404(slug, petition_slug)
+    texts = consent.current_texts(SIGNATURE_PURPOSES, latest_id=latest_text_id)
     return _render_petition(found, texts, None, snapshot=snapshot)
 
 
