@@ -156,11 +156,16 @@ class WriterQueue:
     def _fd(self, connection):
         info = connection.info
         if "campaign_writer_fd" not in info:
-            info["campaign_writer_fd"] = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                info["campaign_writer_fd"] = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            except OSError:  # no lock file possible here: SQLite's busy timeout alone, as before
+                info["campaign_writer_fd"] = None
         return info["campaign_writer_fd"]
 
     def enter(self, connection):
         fd = self._fd(connection)
+        if fd is None:
+            return
         deadline = time.monotonic() + self.timeout
         while True:
             try:

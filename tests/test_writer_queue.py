@@ -121,3 +121,22 @@ def test_a_connection_kept_open_gives_back_the_turn_with_each_transaction(sqlite
             assert not lock_is_free(sqlite_url)
             connection.commit()
             assert lock_is_free(sqlite_url)
+
+
+def test_without_a_lock_file_writes_still_go_through(sqlite_url, monkeypatch):
+    """A directory where the lock file cannot be made leaves SQLite's busy timeout alone in
+    charge, as before the queue existed."""
+    with app_with_schema(settings.TestingConfig(database_url=sqlite_url)) as app:
+        real_open = os.open
+
+        def refuse_lock_file(path, *args, **kwargs):
+            if str(path).endswith("-writers"):
+                raise PermissionError(path)
+            return real_open(path, *args, **kwargs)
+
+        monkeypatch.setattr(os, "open", refuse_lock_file)
+        with app.app_context():
+            db.engine.dispose()  # new connections, which try to open the lock file
+            new_version("without")
+            db.session.commit()
+            assert versions() == 2
