@@ -1,17 +1,17 @@
 """The rendered petition page for visitors, reused while nothing it shows has changed.
 
-Rendering the page (the form above all) costs several times the queries that feed it, and most
+Rendering the page (the form above all) costs several times the query that feeds it, and most
 visitors see exactly the same page. So every request still reads everything fresh from the
-database (campaign, petition, consent texts, units, the public snapshot, and which of its
-signers still consent to show their name), and the HTML is rendered again only when one of
-those values differs from the last render of that page, in this worker. The cache holds the
-output of a pure function of its key: nothing is invalidated by hand, so no forgotten
-invalidation can show a withdrawn name or a stale count.
+database (campaign, petition, units, the public snapshot, which consent texts are current, and
+which of the snapshot's signers still consent to show their name), and the HTML is rendered
+again only when one of those values differs from the last render of that page, in this worker.
+The cache holds the output of a pure function of its key: nothing is invalidated by hand, so no
+forgotten invalidation can show a withdrawn name or a stale count.
 
-What the template reads from the request is part of the key (language, path, host) or makes
-the page uncacheable (a query string, a signed-in account: staff navigation; flashed messages). The
-CSRF token, the one value that differs per visitor, is stored as a placeholder and put back
-on every response. A newer render of a petition replaces every older one, so a withdrawn name
+What the template reads from the request is part of the key (language, path, host) or makes the
+page uncacheable (a query string; a signed-in account: staff navigation; flashed messages). The
+CSRF token, the one value that differs per visitor, is stored as a placeholder and put back on
+every response. A newer render of a petition replaces every older one, so a withdrawn name
 leaves this worker's memory at the next view of the page.
 """
 
@@ -57,14 +57,16 @@ def row(obj):
 
 def fingerprint(*, campaign, petition, texts, units, snapshot, name_rows, is_open):
     """Everything the page shows, as one hashable value. `name_rows` are the signatures whose
-    names are shown (their ciphertexts stand for the names, decrypted only to render)."""
+    names are shown (their sealed names stand for the names, decrypted only to render; nothing
+    else about them, not even encrypted, is kept)."""
     return (
         row(campaign),
         row(petition),
         tuple(sorted((purpose, row(text)) for purpose, text in texts.items())),
         tuple(row(unit) for unit in units),
         row(snapshot),
-        tuple(row(signature) for signature in name_rows),
+        # what decides a shown name: which signature, and its sealed name (erased: None)
+        tuple((signature.public_id, signature.name_ct) for signature in name_rows),
         is_open,
     )
 
