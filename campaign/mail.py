@@ -215,16 +215,13 @@ def after_response(job=None):
 CLAIM_MINUTES = 10
 
 
-def _send_row(row, ring, raw=None):
-    """Send one message (`raw`: its bytes when already at hand); delete it once sent, or
-    schedule its retry. Returns True if sent. No transaction is open while the mail server is
-    spoken to (on SQLite a write transaction would hold every other writer back meanwhile)."""
+def _send_row(row_id, raw):
+    """Send one message; delete it once sent, or schedule its retry. Returns True if sent. No
+    transaction is open while the mail server is spoken to (on SQLite a write transaction would
+    hold every other writer back meanwhile)."""
     from .models import OutboxMessage
     from .models.base import utcnow
 
-    row_id = row.id
-    if raw is None:
-        raw = ring.decrypt(row.message_ct, aad_for("outbox", "message", row.public_id))
     db.session.commit()
     try:
         send_raw(raw)
@@ -257,7 +254,7 @@ def deliver_own(queued):
             .order_by(OutboxMessage.id)
         ).all()
         db.session.commit()
-    sent = sum(_send_row(row, None, queued[row.public_id]) for row in rows)
+    sent = sum(_send_row(row.id, queued[row.public_id]) for row in rows)
     return sent, len(rows) - sent
 
 
@@ -294,7 +291,8 @@ def deliver_pending(limit=100):
         row = db.session.get(OutboxMessage, row_id)
         if row is None:
             continue
-        if _send_row(row, ring):
+        raw = ring.decrypt(row.message_ct, aad_for("outbox", "message", row.public_id))
+        if _send_row(row_id, raw):
             sent += 1
         else:
             failed += 1

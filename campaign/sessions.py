@@ -46,19 +46,10 @@ class CookieSessionInterface(SecureCookieSessionInterface):
     def save_session(self, app, session, response):
         if not session and not session.modified:
             # What Flask's save_session does for this case: no cookie to set or delete.
-            if session.accessed and not _varies_on_cookie(response):
+            if session.accessed:
                 response.vary.add("Cookie")
             return
         super().save_session(app, session, response)
-
-
-def _varies_on_cookie(response):
-    """True when the Vary header already names Cookie, so `vary.add("Cookie")` would change
-    nothing. Only decided without quotes, where Werkzeug's parser just splits on commas."""
-    vary = response.headers.get("Vary")
-    if not vary or '"' in vary:
-        return False
-    return any(item.strip().lower() == "cookie" for item in vary.split(","))
 
 
 def init_app(app):

@@ -32,7 +32,7 @@ from campaign.services import campaigns as campaign_service
 from campaign.services import consent
 from campaign.services import petitions as petition_service
 from campaign.services import signatures as signature_service
-from tests.conftest import csrf_token
+from tests.conftest import app_with_schema, csrf_token
 
 ROOT = Path(__file__).resolve().parent.parent
 UNREACHABLE_DATABASE = "postgresql+psycopg://postgres@127.0.0.1:1/nothing"
@@ -277,13 +277,8 @@ def test_locked_sqlite_gives_a_translated_503_on_signing_and_stores_nothing(
     timeout; then the same signer again once the lock is released."""
     if not _is_sqlite(database_url):
         pytest.skip("SQLite's write lock; PostgreSQL is covered by the mid-transaction cut")
-    app = create_app(make_config(SQLITE_BUSY_TIMEOUT_MS=200))
-    with app.app_context():
-        db.create_all()
-        consent.seed_defaults()
-        db.session.commit()
-    make_petition(app)
-    try:
+    with app_with_schema(make_config(SQLITE_BUSY_TIMEOUT_MS=200)) as app:
+        make_petition(app)
         client = app.test_client()
         page = client.get(PAGE, headers=FRENCH)
         with exclusive_lock(make_url(database_url).database):
@@ -296,11 +291,6 @@ def test_locked_sqlite_gives_a_translated_503_on_signing_and_stores_nothing(
         assert sign(client).status_code == 200
         assert rows(app)["signatures"] == 1
         assert identities(app) == {("Alice Canary", "alice@personal.example")}
-    finally:
-        with app.app_context():
-            db.session.remove()
-            db.drop_all()
-            db.engine.dispose()
 
 
 # --- a full disk ---------------------------------------------------------------------------------

@@ -73,9 +73,8 @@ _PETITION_BY_SLUGS = (
 #: the same with its public snapshot (if any), the campaign's units (one row per unit) and
 #: which consent texts are current, which then need no query of their own
 _PETITION_PAGE_BY_SLUGS = (
-    select(Petition, PetitionSnapshot, consent.LATEST_TEXT_ID).join(Petition.campaign)
+    _PETITION_BY_SLUGS.add_columns(PetitionSnapshot, consent.LATEST_TEXT_ID)
     .outerjoin(PetitionSnapshot, PetitionSnapshot.petition_id == Petition.id)
-    .where(Campaign.slug == bindparam("slug"), Petition.slug == bindparam("petition_slug"))
     .options(contains_eager(Petition.campaign).joinedload(Campaign.units))
 )
 

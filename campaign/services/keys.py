@@ -97,13 +97,12 @@ def fresh_person_key():
     return record
 
 
-def new_person_key(*, flush=True):
-    """A fresh data key for one person, stored wrapped by the key ring. With flush=False it has
-    no id yet: attach it to its row through the `data_key` relationship (one flush for both)."""
+def new_person_key():
+    """A fresh data key for one person, stored wrapped by the key ring (flushed: it has an id).
+    A row that takes it through its `data_key` relationship needs only `fresh_person_key`."""
     record = fresh_person_key()
     db.session.add(record)
-    if flush:
-        db.session.flush()
+    db.session.flush()
     return record
 
 

@@ -483,11 +483,6 @@ def names_of(signatures):
     return names
 
 
-def public_names(petition, snapshot, limit=500):
-    """Names of signers in the snapshot who STILL consent to `public_name`."""
-    return names_of(public_name_rows(petition, snapshot, limit))
-
-
 def purge_due(now=None):
     """Erase identities past retention and of expired unconfirmed signatures. Returns counts."""
     now = now or utcnow()

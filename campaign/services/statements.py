@@ -178,7 +178,7 @@ def submit(campaign, data, *, link_for, texts=None):
     )
     statement.campaign = campaign
     if name or email:
-        data_key = keys.new_person_key(flush=False)
+        data_key = keys.fresh_person_key()
         statement.data_key = data_key
         statement.author_name_ct = keys.seal(data_key, TABLE, "author_name", statement.public_id,
                                              name)
