@@ -24,7 +24,7 @@ from pathlib import Path
 from flask import after_this_request, current_app, g, has_request_context, render_template
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 
 from .crypto import aad_for, keyring, new_public_id
 from .database import reading
@@ -154,17 +154,15 @@ def queue(sealed):
     # A request delivers what it queued once its response is sent, nothing else: its messages
     # are born claimed, so the cron leaves them alone unless that delivery never happens.
     delivered_here = has_request_context() or g.get("campaign_after_response", False)
-    row = OutboxMessage(public_id=sealed.public_id, created_at=now,
-                        recipient_ct=sealed.recipient_ct, message_ct=sealed.message_ct,
-                        next_attempt_at=now + timedelta(minutes=CLAIM_MINUTES)
-                        if delivered_here else now)
-    db.session.add(row)
+    db.session.connection().execute(insert(OutboxMessage.__table__), {
+        "public_id": sealed.public_id, "created_at": now, "recipient_ct": sealed.recipient_ct,
+        "message_ct": sealed.message_ct,
+        "next_attempt_at": now + timedelta(minutes=CLAIM_MINUTES) if delivered_here else now})
     if delivered_here:
         # Kept in memory for the delivery after the response, which then need not read the
         # message back and decrypt it (it still sends only what was committed).
-        g.setdefault("campaign_queued_mail", {})[row.public_id] = sealed.raw
+        g.setdefault("campaign_queued_mail", {})[sealed.public_id] = sealed.raw
         after_response()
-    return row
 
 
 def queue_template(to, template, *, locale=None, **context):
@@ -215,6 +213,19 @@ def after_response(job=None):
 CLAIM_MINUTES = 10
 
 
+def _outbox_statements():
+    from .models import OutboxMessage
+
+    table = OutboxMessage.__table__
+    own = (select(table.c.id, table.c.public_id)
+           .where(table.c.public_id.in_(bindparam("ids", expanding=True))).order_by(table.c.id))
+    return own, delete(table).where(table.c.id == bindparam("id"))
+
+
+#: which of a request's queued messages were committed; a sent message's row going
+_OWN_ROWS, _DELETE_SENT = _outbox_statements()
+
+
 def _send_row(row_id, raw):
     """Send one message; delete it once sent, or schedule its retry. Returns True if sent. No
     transaction is open while the mail server is spoken to (on SQLite a write transaction would
@@ -234,7 +245,7 @@ def _send_row(row_id, raw):
             row.next_attempt_at = utcnow() + timedelta(minutes=delay)
         sent = False
     else:
-        db.session.execute(delete(OutboxMessage).where(OutboxMessage.id == row_id))
+        db.session.connection().execute(_DELETE_SENT, {"id": row_id})
         sent = True
     db.session.commit()
     return sent
@@ -248,11 +259,7 @@ def deliver_own(queued):
     if not queued:
         return 0, 0
     with reading():
-        rows = db.session.execute(
-            select(OutboxMessage.id, OutboxMessage.public_id)
-            .where(OutboxMessage.public_id.in_(list(queued)))
-            .order_by(OutboxMessage.id)
-        ).all()
+        rows = db.session.connection().execute(_OWN_ROWS, {"ids": list(queued)}).all()
         db.session.commit()
     sent = sum(_send_row(row.id, queued[row.public_id]) for row in rows)
     return sent, len(rows) - sent

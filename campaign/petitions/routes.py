@@ -78,20 +78,16 @@ _PETITION_PAGE_BY_SLUGS = (
     .options(contains_eager(Petition.campaign).joinedload(Campaign.units))
 )
 
-#: the same petition again inside the write transaction: fresh rows, units included
+#: the petition with which consent texts are current, for a signature
+_PETITION_TO_SIGN_BY_SLUGS = _PETITION_BY_SLUGS.add_columns(consent.LATEST_TEXT_ID)
+
+#: the same petition again inside the write transaction: fresh rows (the campaign's units, read
+#: only when a site or department was chosen, load fresh too: every attribute was expired)
 _PETITION_FOR_WRITE = (
     select(Petition).join(Petition.campaign).where(Petition.id == bindparam("id"))
-    .options(contains_eager(Petition.campaign).selectinload(Campaign.units))
+    .options(contains_eager(Petition.campaign))
     .execution_options(populate_existing=True)
 )
-
-
-def _petition_or_404(slug, petition_slug):
-    petition = db.session.execute(
-        _PETITION_BY_SLUGS, {"slug": slug, "petition_slug": petition_slug}
-    ).scalar_one_or_none()
-    access.authorize(access.can_view_public_petition(petition), hide=True)
-    return petition
 
 
 def _petition_page_or_404(slug, petition_slug):
@@ -182,8 +178,11 @@ def _work_domain(campaign, email):
 @access.public
 @reads_first
 def sign(slug, petition_slug):
-    found = _petition_or_404(slug, petition_slug)
-    texts = consent.current_texts(SIGNATURE_PURPOSES)
+    found, latest_text_id = db.session.execute(
+        _PETITION_TO_SIGN_BY_SLUGS, {"slug": slug, "petition_slug": petition_slug}
+    ).one_or_none() or (None, None)
+    access.authorize(access.can_view_public_petition(found), hide=True)
+    texts = consent.current_texts(SIGNATURE_PURPOSES, latest_id=latest_text_id)
     form = _sign_form(found, texts, formdata=request.form)
     if not service.petition_is_open(found):
         abort(404)

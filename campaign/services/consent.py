@@ -129,10 +129,16 @@ def add_version(purpose, text_fr, text_en):
     return text
 
 
-def record(*, signature=None, statement_id=None, purpose, granted, text, channel):
-    """Append one grant or withdrawal, naming the exact text version shown."""
+def checked_text(text, purpose):
+    """`text`, if it is a text of `purpose` (an event never names another purpose's wording)."""
     if text.purpose != purpose:
         raise ValueError("consent text of another purpose")
+    return text
+
+
+def record(*, signature=None, statement_id=None, purpose, granted, text, channel):
+    """Append one grant or withdrawal, naming the exact text version shown."""
+    checked_text(text, purpose)
     event = ConsentEvent(
         signature_id=signature.id if signature is not None else None,
         statement_id=statement_id,

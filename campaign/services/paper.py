@@ -9,7 +9,6 @@ import csv
 import io
 from dataclasses import dataclass, field
 
-from sqlalchemy.exc import IntegrityError
 
 from .. import audit, mail
 from ..crypto import keyed_hash, normalize_identifier
@@ -149,21 +148,9 @@ def enter(petition, rows, *, actor, version, links, batch_label=None):
                            department_id=row.department_id, consents=row.consents,
                            locale=None)
         key = paper_key(petition, row.name, row.email, row.site_id, row.department_id)
-        savepoint = db.session.begin_nested()
-        try:
-            signature, token = _new_signature(petition, data, source=SOURCE_PAPER,
-                                              channel=CHANNEL_PAPER, texts=texts, key=key,
-                                              shadow=False, confirmed=True,
-                                              batch_label=batch_label)
-            savepoint.commit()
-            repeated = False
-        except IntegrityError:
-            savepoint.rollback()
-            signature, token = _new_signature(petition, data, source=SOURCE_PAPER,
-                                              channel=CHANNEL_PAPER, texts=texts, key=None,
-                                              shadow=True, confirmed=True,
-                                              batch_label=batch_label)
-            repeated = True
+        _signature_id, token, repeated = _new_signature(
+            petition, data, source=SOURCE_PAPER, channel=CHANNEL_PAPER, texts=texts, key=key,
+            confirmed=True, batch_label=batch_label)
         if row.email:
             if repeated:
                 mail.queue_template(row.email, "already_signed", locale=None, petition=petition,

@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import delete, func, select
+from sqlalchemy import bindparam, delete, func, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from .. import audit, mail
@@ -32,9 +33,13 @@ class SignatureError(ValueError):
 class SignResult:
     """What the signer is shown. Identical in shape whether or not the address had signed."""
 
-    signature: Signature
+    signature_id: int
     token: str
     needs_confirmation: bool
+
+    @property
+    def signature(self):
+        return db.session.get(Signature, self.signature_id)
 
 
 @dataclass
@@ -110,42 +115,69 @@ def seal_signer(name, email):
         email_ct=keys.seal(data_key, TABLE, "email", public_id, email))
 
 
-def _new_signature(petition, data, *, source, channel, texts, key, shadow, confirmed,
-                   batch_label=None, sealed=None, token=None):
+#: the rows of a new signature, written with Core statements (signing is the hot path: the
+#: ORM's unit of work cost more than the inserts themselves)
+_INSERT_DATA_KEY = insert(DataKey.__table__).returning(DataKey.__table__.c.id)
+_INSERT_EVENTS = insert(ConsentEvent.__table__)
+_KEY_EXISTS = (
+    select(Signature.id)
+    .where(Signature.petition_id == bindparam("petition_id"),
+           Signature.signer_key == bindparam("key"))
+    .limit(1)
+)
+
+
+def _insert_signature(dialect):
+    """INSERT of a signature that does nothing when its signer key is taken (the unique
+    constraint on (petition_id, signer_key)), returning the new id or no row."""
+    table = Signature.__table__
+    make = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return (make(table).on_conflict_do_nothing(index_elements=["petition_id", "signer_key"])
+            .returning(table.c.id))
+
+
+_INSERT_SIGNATURE = {name: _insert_signature(name) for name in ("sqlite", "postgresql")}
+
+
+def _new_signature(petition, data, *, source, channel, texts, key, confirmed, batch_label=None,
+                   sealed=None, token=None, confirm_token=None):
+    """Store a signature under `key`, or a shadow (no key, never counted) when `key` is None or
+    already taken (signed before, or by a submission racing this one). Returns (id, private-link
+    token, whether it is a shadow). Flushes the session first; adds nothing to it."""
     sealed = sealed or seal_signer(data.name, data.email)
     token = token or new_token()
-    signature = Signature(
-        public_id=sealed.public_id,
-        petition_id=petition.id,
-        signer_key=key,
-        is_shadow=shadow,
-        site_id=data.site_id,
-        department_id=data.department_id,
-        source=source,
-        batch_label=batch_label,
-        locale=data.locale,
-        signed_on=today(),
-        confirmed_on=today() if confirmed else None,
-        token_hash=token_hash(token),
-        name_ct=sealed.name_ct,
-        email_ct=sealed.email_ct,
-    )
-    signature.data_key = DataKey(public_id=sealed.key_public_id, wrapped=sealed.wrapped,
-                                 ring_key_id=sealed.ring_key_id)
-    db.session.add(signature)
     db.session.flush()
-    for purpose in SIGNATURE_PURPOSES:
-        if data.consents.get(purpose):
-            consent.record(signature=signature, purpose=purpose, granted=True,
-                           text=texts[purpose], channel=channel)
-    return signature, token
+    connection = db.session.connection()
+    key_id = connection.execute(_INSERT_DATA_KEY, {
+        "public_id": sealed.key_public_id, "wrapped": sealed.wrapped,
+        "ring_key_id": sealed.ring_key_id}).scalar_one()
+    row = {
+        "public_id": sealed.public_id, "petition_id": petition.id, "signer_key": key,
+        "is_shadow": key is None, "data_key_id": key_id, "site_id": data.site_id,
+        "department_id": data.department_id, "source": source, "batch_label": batch_label,
+        "locale": data.locale, "signed_on": today(), "confirmed_on": today() if confirmed else None,
+        "token_hash": token_hash(token), "name_ct": sealed.name_ct, "email_ct": sealed.email_ct,
+        "confirm_hash": token_hash(confirm_token) if confirm_token and key else None,
+    }
+    statement = _INSERT_SIGNATURE[connection.dialect.name]
+    signature_id = connection.execute(statement, row).scalar_one_or_none() if key else None
+    if signature_id is None:  # a shadow, by choice or because the key was taken
+        row.update(signer_key=None, is_shadow=True, confirm_hash=None)
+        signature_id = connection.execute(statement, row).scalar_one()
+    events = [
+        {"signature_id": signature_id, "statement_id": None, "purpose": purpose,
+         "granted": True, "consent_text_id": consent.checked_text(texts[purpose], purpose).id,
+         "channel": channel, "created_on": today()}
+        for purpose in SIGNATURE_PURPOSES if data.consents.get(purpose)
+    ]
+    if events:
+        connection.execute(_INSERT_EVENTS, events)
+    return signature_id, token, row["is_shadow"]
 
 
 def _key_exists(petition, key):
-    return db.session.execute(
-        select(Signature.id).where(Signature.petition_id == petition.id,
-                                   Signature.signer_key == key)
-    ).first() is not None
+    return db.session.connection().execute(
+        _KEY_EXISTS, {"petition_id": petition.id, "key": key}).first() is not None
 
 
 @dataclass(frozen=True)
@@ -210,29 +242,18 @@ def sign(petition, data, *, links, texts=None, prepared=None):
               "confirmed": not verify, "sealed": prepared.sealed, "token": prepared.token}
 
     # Both paths do the same work: one look-up, one set of inserts, one mail. The unique
-    # constraint still decides when two submissions of one address race each other.
+    # constraint still decides when two submissions of one address race each other; the
+    # loser gets a shadow made from what was typed, so this signer sees exactly what a first
+    # signer sees, and the address's owner is told by e-mail.
     repeated = _key_exists(petition, prepared.key)
-    if not repeated:
-        savepoint = db.session.begin_nested()
-        try:
-            signature, token = _new_signature(petition, data, key=prepared.key, shadow=False,
-                                              **stored)
-            savepoint.commit()
-        except IntegrityError:
-            savepoint.rollback()
-            repeated = True
-    if repeated:
-        # Same address signed before: make a shadow from what was typed, so this signer sees
-        # exactly what a first signer sees, and tell the address's owner by e-mail.
-        signature, token = _new_signature(petition, data, key=None, shadow=True, **stored)
-    elif verify:
-        signature.confirm_hash = token_hash(prepared.confirm_token)
+    signature_id, token, repeated = _new_signature(
+        petition, data, key=None if repeated else prepared.key,
+        confirm_token=prepared.confirm_token if verify else None, **stored)
 
     kind = _mail_kind(repeated, verify)
     mail.queue(prepared.mail if kind == prepared.mail_kind else _seal_mail(
         kind, petition, data, links, prepared.token, prepared.confirm_token))
-    db.session.flush()
-    return SignResult(signature=signature, token=token, needs_confirmation=verify)
+    return SignResult(signature_id=signature_id, token=token, needs_confirmation=verify)
 
 
 def find_by_confirm_token(raw):
