@@ -10,10 +10,9 @@ Read-only requests (GET, HEAD) keep deferred transactions, which never block in 
 import fcntl
 import os
 import time
-from contextlib import contextmanager
 
-from flask import current_app, g, has_app_context, has_request_context, request
-from sqlalchemy import event
+from flask import current_app, g, has_request_context, request
+from sqlalchemy import bindparam, event, inspect, select
 
 from .extensions import db
 
@@ -48,32 +47,50 @@ def reads_first(view):
     return view
 
 
-def begin_write():
+def begin_write(*, keep_loaded=False):
     """End the current read transaction; the next one starts with BEGIN IMMEDIATE.
 
     Objects loaded so far are expired and reload inside the write transaction, so every check
-    made on them is made again on fresh data.
+    made on them is made again on fresh data. With `keep_loaded` they keep their values: the
+    caller then asks `unchanged` whether their rows still hold them, once under the lock.
     """
-    db.session.rollback()
+    if keep_loaded:
+        session = db.session()
+        session.expire_on_commit = False
+        try:
+            session.commit()  # a read transaction: nothing to write
+        finally:
+            session.expire_on_commit = True
+        g.campaign_committed = False  # what comes next writes
+    else:
+        db.session.rollback()
     g.campaign_reads_first = False
     g.campaign_write_request = True
 
 
-@contextmanager
-def reading():
-    """Transactions begun inside only read: deferred, so they wait for no writer. End the
-    transaction (commit or rollback) before leaving the block."""
-    previous = g.get("campaign_reading", False)
-    g.campaign_reading = True
-    try:
-        yield
-    finally:
-        g.campaign_reading = previous
+_ROW_BY_ID = {}
+
+
+def unchanged(*objects):
+    """True if the row of each loaded object still holds every column value it was loaded
+    with, read in the current transaction (one query per object). False if a row is gone or an
+    attribute was never loaded."""
+    for obj in objects:
+        state = inspect(obj)
+        table = state.mapper.local_table
+        statement = _ROW_BY_ID.get(table)
+        if statement is None:
+            statement = _ROW_BY_ID[table] = select(table).where(table.c.id == bindparam("id"))
+        row = db.session.connection().execute(statement, {"id": obj.id}).mappings().first()
+        if row is None:
+            return False
+        for prop in state.mapper.column_attrs:
+            if prop.key not in state.dict or state.dict[prop.key] != row[prop.columns[0]]:
+                return False
+    return True
 
 
 def _wants_immediate():
-    if has_app_context() and g.get("campaign_reading", False):
-        return False
     if not has_request_context():
         return True  # CLI commands, tests and jobs: few and short, serialise them
     if g.get("campaign_committed", False):

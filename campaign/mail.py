@@ -21,15 +21,23 @@ from email.mime.text import MIMEText
 from email.utils import formatdate, make_msgid
 from pathlib import Path
 
-from flask import after_this_request, current_app, g, has_request_context, render_template
+from flask import (
+    after_this_request,
+    current_app,
+    g,
+    has_app_context,
+    has_request_context,
+    render_template,
+)
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import bindparam, delete, event, insert, select, update
 
 from .crypto import aad_for, keyring, new_public_id
-from .database import reading
 from .extensions import db
 from .i18n import LOCALES
+from .models import OutboxMessage
+from .models.base import utcnow
 
 # Subjects name neither the employer nor the cause (DESIGN 2a): mail to work addresses is read.
 SUBJECTS = {
@@ -147,9 +155,6 @@ def seal_template(to, template, *, locale=None, **context):
 def queue(sealed):
     """Queue a sealed mail in the current transaction; it is sent after the response (see
     module doc)."""
-    from .models import OutboxMessage
-    from .models.base import utcnow
-
     now = utcnow()
     # A request delivers what it queued once its response is sent, nothing else: its messages
     # are born claimed, so the cron leaves them alone unless that delivery never happens.
@@ -160,8 +165,9 @@ def queue(sealed):
         "next_attempt_at": now + timedelta(minutes=CLAIM_MINUTES) if delivered_here else now})
     if delivered_here:
         # Kept in memory for the delivery after the response, which then need not read the
-        # message back and decrypt it (it still sends only what was committed).
-        g.setdefault("campaign_queued_mail", {})[sealed.public_id] = sealed.raw
+        # message back and decrypt it. It is sent only once its transaction commits (see
+        # `_on_commit`).
+        db.session.info.setdefault(UNCOMMITTED, {})[sealed.public_id] = sealed.raw
         after_response()
 
 
@@ -213,31 +219,44 @@ def after_response(job=None):
 CLAIM_MINUTES = 10
 
 
-def _outbox_statements():
-    from .models import OutboxMessage
-
-    table = OutboxMessage.__table__
-    own = (select(table.c.id, table.c.public_id)
-           .where(table.c.public_id.in_(bindparam("ids", expanding=True))).order_by(table.c.id))
-    return own, delete(table).where(table.c.id == bindparam("id"))
+#: a session's queued messages whose transaction has not committed yet (public id -> bytes)
+UNCOMMITTED = "campaign_uncommitted_mail"
 
 
-#: which of a request's queued messages were committed; a sent message's row going
-_OWN_ROWS, _DELETE_SENT = _outbox_statements()
+def _on_commit(session):
+    """The transaction that queued messages committed: they are this context's to deliver."""
+    if session.in_nested_transaction():
+        return  # a savepoint: the rows are not committed yet
+    committed = session.info.pop(UNCOMMITTED, None)
+    if committed and has_app_context():
+        g.setdefault("campaign_queued_mail", {}).update(committed)
 
 
-def _send_row(row_id, raw):
+def _on_rollback(session, _previous_transaction):
+    """Whatever was queued is not for this context to send. (A savepoint's rollback drops
+    messages queued before it too; if their rows commit, the cron sends them later.)"""
+    session.info.pop(UNCOMMITTED, None)
+
+
+event.listen(db.session, "after_commit", _on_commit)
+event.listen(db.session, "after_soft_rollback", _on_rollback)
+
+#: a sent message's row going
+_DELETE_SENT = delete(OutboxMessage.__table__).where(
+    OutboxMessage.__table__.c.public_id == bindparam("public_id"))
+
+
+def _send_row(public_id, raw):
     """Send one message; delete it once sent, or schedule its retry. Returns True if sent. No
     transaction is open while the mail server is spoken to (on SQLite a write transaction would
     hold every other writer back meanwhile)."""
-    from .models import OutboxMessage
-    from .models.base import utcnow
-
     db.session.commit()
     try:
         send_raw(raw)
     except MailError as exc:
-        row = db.session.get(OutboxMessage, row_id)
+        row = db.session.execute(
+            select(OutboxMessage).where(OutboxMessage.public_id == public_id)
+        ).scalar_one_or_none()
         if row is not None:
             row.attempts += 1
             row.last_error = str(exc)[:64]
@@ -245,30 +264,21 @@ def _send_row(row_id, raw):
             row.next_attempt_at = utcnow() + timedelta(minutes=delay)
         sent = False
     else:
-        db.session.connection().execute(_DELETE_SENT, {"id": row_id})
+        db.session.connection().execute(_DELETE_SENT, {"public_id": public_id})
         sent = True
     db.session.commit()
     return sent
 
 
 def deliver_own(queued):
-    """Deliver the messages this context queued (born claimed: nobody else sends them).
-    `queued` maps their public ids to their bytes; only those committed are sent."""
-    from .models import OutboxMessage
-
-    if not queued:
-        return 0, 0
-    with reading():
-        rows = db.session.connection().execute(_OWN_ROWS, {"ids": list(queued)}).all()
-        db.session.commit()
-    sent = sum(_send_row(row.id, queued[row.public_id]) for row in rows)
-    return sent, len(rows) - sent
+    """Deliver the messages this context queued and committed (born claimed: nobody else sends
+    them). `queued` maps their public ids to their bytes."""
+    sent = sum(_send_row(public_id, raw) for public_id, raw in queued.items())
+    return sent, len(queued) - sent
 
 
 def _claim(row_id, now):
     """Take one due message for this process (an atomic UPDATE): True if nobody else has it."""
-    from .models import OutboxMessage
-
     claimed = db.session.execute(
         update(OutboxMessage)
         .where(OutboxMessage.id == row_id, OutboxMessage.next_attempt_at <= now)
@@ -282,9 +292,6 @@ def _claim(row_id, now):
 def deliver_pending(limit=100):
     """Send due messages (the cron's job), each claimed first so that two deliveries never
     send the same one. Returns (sent, failed)."""
-    from .models import OutboxMessage
-    from .models.base import utcnow
-
     sent = failed = 0
     ring = keyring()
     due = db.session.execute(
@@ -299,7 +306,7 @@ def deliver_pending(limit=100):
         if row is None:
             continue
         raw = ring.decrypt(row.message_ct, aad_for("outbox", "message", row.public_id))
-        if _send_row(row_id, raw):
+        if _send_row(row.public_id, raw):
             sent += 1
         else:
             failed += 1
@@ -308,7 +315,5 @@ def deliver_pending(limit=100):
 
 def pending_count():
     from sqlalchemy import func
-
-    from .models import OutboxMessage
 
     return db.session.execute(select(func.count(OutboxMessage.id))).scalar_one()

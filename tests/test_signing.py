@@ -197,3 +197,88 @@ def test_an_address_signing_between_prepare_and_the_lock_gets_the_already_signed
             raw = keyring().decrypt(row.message_ct, aad_for("outbox", "message", row.public_id))
             subjects.append(str(message_from_bytes(raw, policy=policy.default)["Subject"]))
         assert subjects == ["Your private link", "About your recent request"]
+
+
+def test_a_petition_closed_between_the_read_and_the_write_lock_takes_no_signature(
+        app, client, petition, monkeypatch):
+    """The view reads the petition, prepares, then takes the write lock: there it checks that
+    the rows it read are unchanged and reads them again if not, so a petition closed meanwhile
+    (here, by another connection during `prepare`) refuses the signature."""
+    from sqlalchemy import create_engine, update
+
+    from campaign.services import signatures as service
+
+    real_prepare = service.prepare
+
+    def prepare_while_an_organizer_closes_it(*args, **kwargs):
+        other = create_engine(app.config["SQLALCHEMY_DATABASE_URI"])
+        with other.begin() as connection:
+            connection.execute(update(Petition).values(status="closed"))
+        other.dispose()
+        return real_prepare(*args, **kwargs)
+
+    monkeypatch.setattr(service, "prepare", prepare_while_an_organizer_closes_it)
+    response = sign(client)
+    assert response.status_code == 400
+    assert "not open for signatures" in response.text
+    with app.app_context():
+        assert db.session.execute(select(func.count(Signature.id))).scalar() == 0
+        assert db.session.execute(select(func.count(OutboxMessage.id))).scalar() == 0
+
+
+def test_unchanged_tells_a_loaded_row_from_one_changed_or_deleted_since(app, petition):
+    from sqlalchemy import create_engine, delete, update
+
+    from campaign.database import unchanged
+
+    other = create_engine(app.config["SQLALCHEMY_DATABASE_URI"])
+    try:
+        with app.app_context():
+            session = db.session()
+            session.expire_on_commit = False  # keep what was loaded, as the sign view does
+            found = db.session.execute(select(Petition)).scalar_one()
+            campaign = found.campaign
+            assert unchanged(found, campaign)
+            db.session.commit()
+            with other.begin() as connection:
+                connection.execute(update(Petition).values(goal=found.goal + 1))
+            assert not unchanged(found)
+            assert unchanged(campaign)
+            db.session.commit()
+            with other.begin() as connection:
+                connection.execute(update(Petition).values(goal=found.goal))
+            assert unchanged(found)
+            db.session.commit()
+            with other.begin() as connection:
+                connection.execute(delete(Petition))
+            assert not unchanged(found)
+            db.session.commit()
+    finally:
+        other.dispose()
+
+
+def test_a_signer_key_taken_after_the_look_up_gives_a_shadow_and_the_already_signed_mail(
+        app, petition, monkeypatch):
+    """Two submissions of one address race (PostgreSQL, read committed): both look-ups find
+    nothing, the unique constraint lets one insert win and the other becomes a shadow."""
+    from campaign.services import signatures as service
+
+    links = service.Links(private=lambda token: f"http://localhost/s/{token}",
+                          confirm=lambda token: f"http://localhost/confirm/{token}",
+                          lost="http://localhost/lost")
+
+    def typed():
+        return service.SignerInput(name="Rita Race", email="rita@personal.example", locale="en")
+
+    with app.app_context():
+        found = db.session.execute(select(Petition)).scalar_one()
+        first = service.sign(found, typed(), links=links)
+        monkeypatch.setattr(service, "_key_exists", lambda petition, key: False)
+        second = service.sign(found, typed(), links=links)
+        db.session.commit()
+        assert not first.signature.is_shadow
+        assert second.signature.is_shadow and second.signature.signer_key is None
+        assert second.token != first.token
+        counted = db.session.execute(
+            select(func.count(Signature.id)).where(Signature.is_shadow.is_(False))).scalar()
+        assert counted == 1

@@ -209,3 +209,61 @@ def test_mail_of_a_request_that_died_before_delivering_is_sent_by_the_cron_later
         assert mail.deliver_pending() == (1, 0)
         assert mail.pending_count() == 0
     assert [r for rcpts, _m in _wait(smtp_server, 1) for r in rcpts] == ["late@personal.example"]
+
+
+def _queueing_views(app):
+    """Views that queue a private-link mail, then end their transaction in different ways
+    (test views: exempt from CSRF)."""
+    from campaign import mail
+    from campaign import access
+    from campaign.extensions import csrf
+
+    def queue(address):
+        mail.queue_template(address, "private_link", locale="en", petition=None,
+                            private_link="http://localhost/s/" + "c" * 43)
+
+    @app.post("/_test/committed")
+    @csrf.exempt
+    @access.public
+    def committed():
+        queue("kept@personal.example")
+        db.session.commit()
+        return "ok"
+
+    @app.post("/_test/rolled-back")
+    @csrf.exempt
+    @access.public
+    def rolled_back():
+        queue("dropped@personal.example")
+        db.session.rollback()
+        db.session.commit()  # a later, empty commit must not send what was rolled back
+        return "ok"
+
+    @app.post("/_test/savepoint-rolled-back")
+    @csrf.exempt
+    @access.public
+    def savepoint_rolled_back():
+        queue("later@personal.example")
+        savepoint = db.session.begin_nested()
+        savepoint.rollback()
+        db.session.commit()
+        return "ok"
+
+
+def test_a_request_sends_only_the_mail_its_committed_transaction_queued(mail_app, smtp_server):
+    """Delivery after the response knows from the session which queued rows were committed:
+    a rolled-back message is neither sent nor left behind; one queued before a savepoint that
+    rolled back stays in the outbox, still committed, for the cron."""
+    from campaign import mail
+
+    _queueing_views(mail_app)
+    client = mail_app.test_client()
+    for path in ("/_test/rolled-back", "/_test/savepoint-rolled-back", "/_test/committed"):
+        response = client.post(path)
+        assert response.status_code == 200
+        response.close()
+    received = _wait(smtp_server, 1)
+    time.sleep(0.5)  # anything else sent would arrive by now
+    assert [r for rcpts, _m in received for r in rcpts] == ["kept@personal.example"]
+    with mail_app.app_context():
+        assert mail.pending_count() == 1  # the savepoint's: committed, waiting for the cron

@@ -22,7 +22,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import contains_eager
 
 from .. import access, mail, private_links
-from ..database import begin_write, mark_write_request, reads_first
+from ..database import begin_write, mark_write_request, reads_first, unchanged
 from ..extensions import db, limiter
 from ..i18n import current_locale
 from ..models import Campaign, Petition, PetitionSnapshot
@@ -213,10 +213,16 @@ def sign(slug, petition_slug):
         # Keys, sealing and the mail before the write lock, which is then held for the writes.
         prepared = service.prepare(found, data, links=links)
         petition_id = found.id
-        begin_write()  # from here on, under the write lock; the service re-checks on fresh rows
-        found = db.session.execute(_PETITION_FOR_WRITE, {"id": petition_id}).scalar_one_or_none()
-        if found is None:
-            abort(404)
+        # From here on, under the write lock; the service re-checks on fresh rows: the ones
+        # read before if they are unchanged, else read again.
+        begin_write(keep_loaded=True)
+        if unchanged(found, found.campaign):
+            db.session.expire(found.campaign, ["units"])  # read under the lock if needed
+        else:
+            found = db.session.execute(_PETITION_FOR_WRITE,
+                                       {"id": petition_id}).scalar_one_or_none()
+            if found is None:
+                abort(404)
         result = service.sign(found, data, links=links, texts=chosen_texts, prepared=prepared)
     except service.SignatureError as error:
         form.form_errors.append(ERRORS.get(str(error), ERRORS["missing"])())
