@@ -214,8 +214,7 @@ def test_mail_of_a_request_that_died_before_delivering_is_sent_by_the_cron_later
 def _queueing_views(app):
     """Views that queue a private-link mail, then end their transaction in different ways
     (test views: exempt from CSRF)."""
-    from campaign import mail
-    from campaign import access
+    from campaign import access, mail
     from campaign.extensions import csrf
 
     def queue(address):

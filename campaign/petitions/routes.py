@@ -81,8 +81,7 @@ _PETITION_PAGE_BY_SLUGS = (
 #: the petition with which consent texts are current, for a signature
 _PETITION_TO_SIGN_BY_SLUGS = _PETITION_BY_SLUGS.add_columns(consent.LATEST_TEXT_ID)
 
-#: the same petition again inside the write transaction: fresh rows (the campaign's units, read
-#: only when a site or department was chosen, load fresh too: every attribute was expired)
+#: the same petition again inside the write transaction, when what was read before changed
 _PETITION_FOR_WRITE = (
     select(Petition).join(Petition.campaign).where(Petition.id == bindparam("id"))
     .options(contains_eager(Petition.campaign))
@@ -216,13 +215,12 @@ def sign(slug, petition_slug):
         # From here on, under the write lock; the service re-checks on fresh rows: the ones
         # read before if they are unchanged, else read again.
         begin_write(keep_loaded=True)
-        if unchanged(found, found.campaign):
-            db.session.expire(found.campaign, ["units"])  # read under the lock if needed
-        else:
+        if not unchanged(found, found.campaign):
             found = db.session.execute(_PETITION_FOR_WRITE,
                                        {"id": petition_id}).scalar_one_or_none()
             if found is None:
                 abort(404)
+        db.session.expire(found.campaign, ["units"])  # read under the lock if needed
         result = service.sign(found, data, links=links, texts=chosen_texts, prepared=prepared)
     except service.SignatureError as error:
         form.form_errors.append(ERRORS.get(str(error), ERRORS["missing"])())

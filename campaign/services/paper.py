@@ -9,7 +9,6 @@ import csv
 import io
 from dataclasses import dataclass, field
 
-
 from .. import audit, mail
 from ..crypto import keyed_hash, normalize_identifier
 from ..extensions import db
