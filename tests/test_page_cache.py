@@ -94,6 +94,35 @@ def test_a_second_visitor_gets_the_stored_page_with_a_token_of_their_own(app, pe
         assert db.session.execute(select(Signature)).scalar_one() is not None
 
 
+def test_a_page_with_units_and_names_is_read_without_the_orm_and_served_from_the_store(
+        app, petition):
+    """A visitor's view reads plain rows and compares them with the key of the last render,
+    which was taken from the loaded objects: both must give the same key, or nothing is ever
+    reused (the names, the units and the snapshot included)."""
+    from campaign.services import campaigns as campaign_service
+
+    with app.app_context():
+        campaign = get_by_slug("acme")
+        for code in ("cached-lyon", "cached-nice"):
+            campaign_service.add_unit(campaign, "site", code, actor=None,
+                                      name_en=code.removeprefix("cached-").title())
+        db.session.commit()
+    signer = app.test_client()
+    sign(signer, "Nora Named", "nora@personal.example", consents=["public_name"])
+    next_batch(app, petition)
+    first = view(app.test_client())  # renders: the snapshot was due
+    with renders(app) as rendered:
+        pages = [view(app.test_client()) for _ in range(3)]
+    assert rendered == []
+    assert all("Nora Named" in page and "Nice" in page for page in [first, *pages])
+    with app.test_request_context():
+        seen = page_cache.read("acme", "end-it")
+        assert seen is not None and seen.petition_id == petition
+        assert seen.key[5] == tuple(page_cache.signatures.public_name_keys(
+            db.session.get(PetitionSnapshot, petition)))
+        assert len(seen.key[3]) == len(get_by_slug("acme").units) >= 2
+
+
 def test_each_language_has_its_own_page_and_a_query_string_is_never_stored(app, petition):
     visitor = app.test_client()
     english, french = view(visitor, "en"), view(visitor, "fr")

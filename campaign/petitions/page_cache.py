@@ -17,13 +17,18 @@ leaves this worker's memory at the next view of the page.
 
 import threading
 from collections import OrderedDict
+from dataclasses import dataclass
 
 from flask import current_app, request, session
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
-from sqlalchemy import inspect
+from sqlalchemy import bindparam, inspect, select
 
+from .. import access
+from ..extensions import db
 from ..i18n import current_locale
+from ..models import Campaign, Petition, PetitionSnapshot, Unit
+from ..services import consent, signatures
 
 #: stands for the visitor's CSRF token in a stored page; cannot occur in rendered text
 #: (a NUL never reaches a page: forms refuse it and Jinja output is text from the database
@@ -49,26 +54,90 @@ def applies():
 
 
 def row(obj):
-    """Every column value of a loaded row, in mapper order (None stands for a missing row)."""
+    """Every column value of a loaded row, in its table's column order (None stands for a
+    missing row): the same tuple as a Core row of that table."""
     if obj is None:
         return None
-    return tuple(getattr(obj, attr.key) for attr in inspect(obj).mapper.column_attrs)
+    mapper = inspect(obj).mapper
+    return tuple(getattr(obj, mapper.get_property_by_column(column).key)
+                 for column in mapper.local_table.columns)
 
 
-def fingerprint(*, campaign, petition, texts, units, snapshot, name_rows, is_open):
-    """Everything the page shows, as one hashable value. `name_rows` are the signatures whose
-    names are shown (their sealed names stand for the names, decrypted only to render; nothing
-    else about them, not even encrypted, is kept)."""
-    return (
-        row(campaign),
-        row(petition),
-        tuple(sorted((purpose, row(text)) for purpose, text in texts.items())),
-        tuple(row(unit) for unit in units),
-        row(snapshot),
-        # what decides a shown name: which signature, and its sealed name (erased: None)
-        tuple((signature.public_id, signature.name_ct) for signature in name_rows),
-        is_open,
-    )
+def fingerprint(*, campaign, petition, latest_text_id, units, snapshot, names, is_open):
+    """Everything the page shows, as one comparable value: the column values of the campaign,
+    the petition, each unit (by id) and the snapshot; which consent texts are current (they are
+    only ever added, so the highest id names the set); `names`, the (public id, sealed name) of
+    each signature whose name is shown (the sealed name stands for the name, decrypted only to
+    render; nothing else about them, not even encrypted, is kept); and whether it is open."""
+    return (campaign, petition, latest_text_id, tuple(units), snapshot, tuple(names), is_open)
+
+
+def key_of(found, latest_text_id, snapshot, name_rows, is_open):
+    """The fingerprint of a page rendered from loaded objects."""
+    campaign = found.campaign
+    return fingerprint(
+        campaign=row(campaign), petition=row(found), latest_text_id=latest_text_id,
+        units=[row(unit) for unit in sorted(campaign.units, key=lambda unit: unit.id)],
+        snapshot=row(snapshot),
+        names=[(signature.public_id, signature.name_ct) for signature in name_rows],
+        is_open=is_open)
+
+
+_P, _C, _S, _U = (model.__table__ for model in (Petition, Campaign, PetitionSnapshot, Unit))
+
+#: the same values as plain rows, one per unit, in one query: a visitor's view of a page
+#: already rendered builds no ORM object
+_PAGE_ROWS = (
+    select(_P, _C, _S, consent.LATEST_TEXT_ID, _U)
+    .select_from(_P.join(_C, _P.c.campaign_id == _C.c.id)
+                 .outerjoin(_S, _S.c.petition_id == _P.c.id)
+                 .outerjoin(_U, _U.c.campaign_id == _C.c.id))
+    .where(_C.c.slug == bindparam("slug"), _P.c.slug == bindparam("petition_slug"))
+    .order_by(_U.c.id)
+)
+
+
+def _transient(model, values):
+    mapper = inspect(model)
+    return model(**{mapper.get_property_by_column(column).key: value
+                    for column, value in zip(model.__table__.columns, values, strict=True)})
+
+
+@dataclass(frozen=True)
+class Seen:
+    """A petition page as read for a visitor: its petition's id and its fingerprint."""
+
+    petition_id: int
+    key: tuple
+
+
+def read(slug, petition_slug):
+    """The fingerprint of a petition's page read from plain rows, or None when the page must
+    take the full way (no such petition, or not public: the 404 is the view's; the public
+    count due for a refresh). The same decisions as the full way, by the same functions, on
+    transient copies of the rows."""
+    rows = db.session.connection().execute(
+        _PAGE_ROWS, {"slug": slug, "petition_slug": petition_slug}).all()
+    if not rows:
+        return None
+    widths = [len(_P.columns), len(_C.columns), len(_S.columns), 1]
+    bounds = [sum(widths[:i]) for i in range(len(widths) + 1)]
+    first = tuple(rows[0])
+    petition_values, campaign_values, snapshot_values, (latest_text_id,) = (
+        first[bounds[i]:bounds[i + 1]] for i in range(len(widths)))
+    units = [tuple(r)[bounds[-1]:] for r in rows]
+    units = [unit for unit in units if unit[0] is not None]
+    if snapshot_values[0] is None:  # no snapshot yet: the full way takes the first
+        return None
+    found = _transient(Petition, petition_values)
+    found.campaign = _transient(Campaign, campaign_values)
+    snapshot = _transient(PetitionSnapshot, snapshot_values)
+    if not access.can_view_public_petition(found) or signatures.snapshot_is_stale(found, snapshot):
+        return None
+    return Seen(found.id, fingerprint(
+        campaign=campaign_values, petition=petition_values, latest_text_id=latest_text_id,
+        units=units, snapshot=snapshot_values, names=signatures.public_name_keys(snapshot),
+        is_open=signatures.petition_is_open(found)))
 
 
 def _slot(petition_id):

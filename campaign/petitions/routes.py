@@ -135,24 +135,26 @@ def _sign_form(petition, texts, formdata=None):
 @bp.get("/c/<slug>/p/<petition_slug>")
 @access.public
 def petition(slug, petition_slug):
+    if page_cache.applies():
+        # A visitor's plain view: the same inputs give the same page (see page_cache).
+        seen = page_cache.read(slug, petition_slug)
+        html = page_cache.get(seen.petition_id, seen.key) if seen is not None else None
+        if html is not None:
+            return html
     found, snapshot, latest_text_id = _petition_page_or_404(slug, petition_slug)
     texts = consent.current_texts(SIGNATURE_PURPOSES, latest_id=latest_text_id)
-    return _render_petition(found, texts, None, snapshot=snapshot)
+    return _render_petition(found, texts, None, snapshot=snapshot, latest_text_id=latest_text_id)
 
 
-def _render_petition(found, texts, form, *, work_warning=False, status=200, snapshot=None):
+def _render_petition(found, texts, form, *, work_warning=False, status=200, snapshot=None,
+                     latest_text_id=None):
+    """The page; a visitor's plain view (no form given) is stored for the next visitors."""
     snapshot = _snapshot(found, snapshot)
     name_rows = service.public_name_rows(found, snapshot)
     is_open = service.petition_is_open(found)
     key = None
-    if form is None and page_cache.applies():
-        # A visitor's plain view: the same inputs give the same page (see page_cache).
-        key = page_cache.fingerprint(
-            campaign=found.campaign, petition=found, texts=texts, units=found.campaign.units,
-            snapshot=snapshot, name_rows=name_rows, is_open=is_open)
-        html = page_cache.get(found.id, key)
-        if html is not None:
-            return html, status
+    if form is None and latest_text_id is not None and page_cache.applies():
+        key = page_cache.key_of(found, latest_text_id, snapshot, name_rows, is_open)
     if form is None and is_open:
         form = _sign_form(found, texts)
     elif form is not None:

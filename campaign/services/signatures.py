@@ -480,18 +480,35 @@ def snapshot_is_stale(petition, snapshot):
     return utcnow() - snapshot.taken_at >= timedelta(minutes=petition.refresh_minutes)
 
 
-def public_name_rows(petition, snapshot, limit=500):
-    """Signatures in the snapshot whose signers STILL consent to `public_name` (withdrawal wins
-    at once), newest first."""
+def _shown_names(snapshot, limit):
+    """Conditions on Signature for the names a page shows: in the snapshot (its last `limit`),
+    counted, and their signers STILL consent to `public_name` (withdrawal wins at once). None
+    when the snapshot has no name."""
     if snapshot is None or not snapshot.public_ids:
+        return None
+    return (Signature.public_id.in_(snapshot.public_ids[-limit:]), *counted_clause(),
+            consent.granted_signatures_clause(PUBLIC_NAME))
+
+
+def public_name_rows(petition, snapshot, limit=500):
+    """Signatures whose names the petition's page shows, newest first."""
+    conditions = _shown_names(snapshot, limit)
+    if conditions is None:
         return []
-    ids = snapshot.public_ids[-limit:]
     return db.session.execute(
-        select(Signature)
-        .where(Signature.public_id.in_(ids), *counted_clause(),
-               consent.granted_signatures_clause(PUBLIC_NAME))
-        .order_by(Signature.id.desc())
+        select(Signature).where(*conditions).order_by(Signature.id.desc())
     ).scalars().all()
+
+
+def public_name_keys(snapshot, limit=500):
+    """(public id, sealed name) of the same signatures, in the same order, without loading them:
+    what stands for the shown names in a cached page's key."""
+    conditions = _shown_names(snapshot, limit)
+    if conditions is None:
+        return []
+    return [tuple(row) for row in db.session.connection().execute(
+        select(Signature.public_id, Signature.name_ct).where(*conditions)
+        .order_by(Signature.id.desc()))]
 
 
 def names_of(signatures):
