@@ -17,8 +17,10 @@ new connection per request, as gunicorn's sync workers close them):
   page      GETs of the petition page (anonymous)   vs   hello  GETs of hello-world
 
 and prints requests per second and the ratios sign/insert (target >= 0.4) and page/hello
-(target >= 0.3). Every request loop is bounded, the servers are stopped and the scratch
-databases removed at the end. No time target is asserted: this prints figures.
+(target >= 0.3), for each of --rounds rounds (the four measures in turn, so the machine's drift
+weighs on both sides of a ratio alike), and their medians. Every request loop is bounded, the
+servers are stopped and the scratch databases removed at the end. No time target is asserted:
+this prints figures.
 """
 
 import argparse
@@ -28,6 +30,7 @@ import re
 import secrets
 import shutil
 import signal
+import statistics
 import socket
 import sqlite3
 import subprocess
@@ -296,16 +299,21 @@ def measure(label, app_url, minimal_url, args, folder):
         run_load(args.workers * 5, args.clients, Signing(app_port, "warm"))
         run_load(args.workers * 5, args.clients, Insert(minimal_port))
 
-        results = {}
-        for name, job in (
-            ("insert", Insert(minimal_port)),
-            ("sign", Signing(app_port, "run")),
-            ("hello", Get(minimal_port, "/hello")),
-            ("page", Get(app_port, page)),
-        ):
-            seconds, statuses = run_load(args.requests, args.clients, job)
-            bad = sum(1 for s in statuses if s != 200)
-            results[name] = (args.requests / seconds, bad)
+        # Rounds alternate application and baseline, so that the machine's drift (large here:
+        # a third from one hour to the next) weighs on both sides of each ratio alike.
+        rounds = []
+        for number in range(args.rounds):
+            results = {}
+            for name, job in (
+                ("insert", Insert(minimal_port)),
+                ("sign", Signing(app_port, f"run{number}")),
+                ("hello", Get(minimal_port, "/hello")),
+                ("page", Get(app_port, page)),
+            ):
+                seconds, statuses = run_load(args.requests, args.clients, job)
+                bad = sum(1 for s in statuses if s != 200)
+                results[name] = (args.requests / seconds, bad)
+            rounds.append(results)
     except Exception:
         # What the servers logged says why (no personal data: the app never logs any).
         for server in servers:
@@ -319,15 +327,25 @@ def measure(label, app_url, minimal_url, args, folder):
         for server in servers:
             stop(server)
     print(f"{label}: {args.requests} requests each, {args.clients} client threads, "
-          f"{args.workers} gunicorn workers per server")
-    for name, caption in (("insert", "minimal INSERT + COMMIT"), ("sign", "signing"),
-                          ("hello", "hello world"), ("page", "petition page")):
-        rate, bad = results[name]
-        print(f"  {caption:24s} {rate:8.1f} /s" + (f"   ({bad} not 200!)" if bad else ""))
-    print(f"  ratio signing / minimal insert      {results['sign'][0] / results['insert'][0]:.2f}"
-          "   (target >= 0.4)")
-    print(f"  ratio petition page / hello world   {results['page'][0] / results['hello'][0]:.2f}"
-          "   (target >= 0.3)")
+          f"{args.workers} gunicorn workers per server, {args.rounds} round(s)")
+    for number, results in enumerate(rounds, 1):
+        print(f"  round {number}")
+        for name, caption in (("insert", "minimal INSERT + COMMIT"), ("sign", "signing"),
+                              ("hello", "hello world"), ("page", "petition page")):
+            rate, bad = results[name]
+            print(f"    {caption:24s} {rate:8.1f} /s" + (f"   ({bad} not 200!)" if bad else ""))
+        print(f"    ratios: signing / insert {ratio(results, 'sign', 'insert'):.2f}, "
+              f"page / hello {ratio(results, 'page', 'hello'):.2f}")
+    signing = statistics.median(ratio(r, "sign", "insert") for r in rounds)
+    pages = statistics.median(ratio(r, "page", "hello") for r in rounds)
+    print(f"  ratio signing / minimal insert      {signing:.2f}   (median of the rounds; "
+          "target >= 0.4)")
+    print(f"  ratio petition page / hello world   {pages:.2f}   (median of the rounds; "
+          "target >= 0.3)")
+
+
+def ratio(results, name, baseline):
+    return results[name][0] / results[baseline][0]
 
 
 def main():
@@ -336,9 +354,12 @@ def main():
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--postgres", help="PostgreSQL server URL (also run on PostgreSQL)")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="alternating rounds of the four measures (the ratios' median)")
     args = parser.parse_args()
     args.requests = max(1, min(args.requests, 20_000))  # bounded whatever is asked
     args.clients = max(1, min(args.clients, 128))
+    args.rounds = max(1, min(args.rounds, 9))
     sys.path.insert(0, str(ROOT / "bench"))
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs")
     folder = Path(tempfile.mkdtemp(prefix="sign-bench-"))
