@@ -8,6 +8,10 @@ again only when one of those values differs from the last render of that page, i
 The cache holds the output of a pure function of its key: nothing is invalidated by hand, so no
 forgotten invalidation can show a withdrawn name or a stale count.
 
+A visitor's view reads those values as plain rows (`read`: no ORM object is built unless the
+page is rendered); a render takes the same key from the objects it rendered (`key_of`). Both are
+the rows' column values in table order, so they are equal exactly when the values are.
+
 What the template reads from the request is part of the key (language, path, host) or makes the
 page uncacheable (a query string; a signed-in account: staff navigation; flashed messages). The
 CSRF token, the one value that differs per visitor, is stored as a placeholder and put back on
