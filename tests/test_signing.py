@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 from campaign.extensions import db
 from campaign.models import ConsentEvent, OutboxMessage, Petition, Signature
 from campaign.services import petitions as petition_service
+from campaign.services import signatures as signature_service
 from campaign.services.campaigns import get_by_slug
 from tests.conftest import csrf_token
 
@@ -168,6 +169,18 @@ def test_wtforms_own_messages_follow_the_page_language(client, petition, lang, m
     assert other not in response.text
 
 
+#: the mail's links, for calling the signing service directly
+LINKS = signature_service.Links(private=lambda token: f"http://localhost/s/{token}",
+                                confirm=lambda token: f"http://localhost/confirm/{token}",
+                                lost="http://localhost/lost")
+
+
+def rita():
+    """What one signer typed (a new object each time: the service fills in its units)."""
+    return signature_service.SignerInput(name="Rita Race", email="rita@personal.example",
+                                         locale="en")
+
+
 def test_an_address_signing_between_prepare_and_the_lock_gets_the_already_signed_mail(
         app, petition):
     """`prepare` seals the mail a look-up expects before the write lock; if the same address
@@ -177,19 +190,12 @@ def test_an_address_signing_between_prepare_and_the_lock_gets_the_already_signed
     from campaign.crypto import aad_for, keyring
     from campaign.services import signatures as service
 
-    links = service.Links(private=lambda token: f"http://localhost/s/{token}",
-                          confirm=lambda token: f"http://localhost/confirm/{token}",
-                          lost="http://localhost/lost")
-
-    def typed():
-        return service.SignerInput(name="Rita Race", email="rita@personal.example", locale="en")
-
     with app.app_context():
         found = db.session.execute(select(Petition)).scalar_one()
-        prepared = service.prepare(found, typed(), links=links)
+        prepared = service.prepare(found, rita(), links=LINKS)
         assert prepared.mail_kind == "private_link"
-        service.sign(found, typed(), links=links)  # the same address gets there first
-        result = service.sign(found, typed(), links=links, prepared=prepared)
+        service.sign(found, rita(), links=LINKS)  # the same address gets there first
+        result = service.sign(found, rita(), links=LINKS, prepared=prepared)
         db.session.commit()
         assert result.signature.is_shadow
         subjects = []
@@ -257,24 +263,17 @@ def test_unchanged_tells_a_loaded_row_from_one_changed_or_deleted_since(app, pet
         other.dispose()
 
 
-def test_a_signer_key_taken_after_the_look_up_gives_a_shadow_and_the_already_signed_mail(
+def test_a_signer_key_taken_after_the_look_up_gives_a_shadow(
         app, petition, monkeypatch):
     """Two submissions of one address race (PostgreSQL, read committed): both look-ups find
     nothing, the unique constraint lets one insert win and the other becomes a shadow."""
     from campaign.services import signatures as service
 
-    links = service.Links(private=lambda token: f"http://localhost/s/{token}",
-                          confirm=lambda token: f"http://localhost/confirm/{token}",
-                          lost="http://localhost/lost")
-
-    def typed():
-        return service.SignerInput(name="Rita Race", email="rita@personal.example", locale="en")
-
     with app.app_context():
         found = db.session.execute(select(Petition)).scalar_one()
-        first = service.sign(found, typed(), links=links)
+        first = service.sign(found, rita(), links=LINKS)
         monkeypatch.setattr(service, "_key_exists", lambda petition, key: False)
-        second = service.sign(found, typed(), links=links)
+        second = service.sign(found, rita(), links=LINKS)
         db.session.commit()
         assert not first.signature.is_shadow
         assert second.signature.is_shadow and second.signature.signer_key is None
