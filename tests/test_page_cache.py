@@ -123,6 +123,33 @@ def test_a_page_with_units_and_names_is_read_without_the_orm_and_served_from_the
         assert len(seen.key[3]) == len(get_by_slug("acme").units) >= 2
 
 
+def test_a_stored_page_is_served_without_a_transaction_of_the_session_on_postgresql(
+        app, petition):
+    """On PostgreSQL a visitor's view of a stored page reads in autocommit on a connection of
+    its own: the request's session never begins (no BEGIN and ROLLBACK round trips). On SQLite
+    the session's connection is used. Either way the page is the stored one."""
+    from sqlalchemy import event
+
+    view(app.test_client())  # the first view renders and stores
+    begun = []
+
+    def note(_session, _transaction, _connection):
+        begun.append(1)
+
+    with app.app_context():
+        session_factory = db.session.session_factory
+    event.listen(session_factory, "after_begin", note)
+    try:
+        with renders(app) as rendered:
+            page = view(app.test_client())
+    finally:
+        event.remove(session_factory, "after_begin", note)
+    assert rendered == [] and "Stop it" in page
+    with app.app_context():
+        dialect = db.engine.dialect.name
+    assert len(begun) == (0 if dialect == "postgresql" else 1)
+
+
 def test_each_language_has_its_own_page_and_a_query_string_is_never_stored(app, petition):
     visitor = app.test_client()
     english, french = view(visitor, "en"), view(visitor, "fr")

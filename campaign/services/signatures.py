@@ -500,13 +500,15 @@ def public_name_rows(petition, snapshot, limit=500):
     ).scalars().all()
 
 
-def public_name_keys(snapshot, limit=500):
+def public_name_keys(snapshot, limit=500, *, connection=None):
     """(public id, sealed name) of the same signatures, in the same order, without loading them:
-    what stands for the shown names in a cached page's key."""
+    what stands for the shown names in a cached page's key. `connection`: the one to read on
+    (default: the session's)."""
     conditions = _shown_names(snapshot, limit)
     if conditions is None:
         return []
-    return [tuple(row) for row in db.session.connection().execute(
+    connection = connection or db.session.connection()
+    return [tuple(row) for row in connection.execute(
         select(Signature.public_id, Signature.name_ct).where(*conditions)
         .order_by(Signature.id.desc()))]
 
