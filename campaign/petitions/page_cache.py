@@ -20,8 +20,8 @@ leaves this worker's memory at the next view of the page.
 """
 
 import threading
-from contextlib import nullcontext
 from collections import OrderedDict
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 from flask import current_app, request, session
