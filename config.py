@@ -92,7 +92,7 @@ class Config:
         # (campaign/petitions/page_cache.py); off under the debugger, where templates reload.
         self.PETITION_PAGE_CACHE = _env_bool("CAMPAIGN_PETITION_PAGE_CACHE", True)
 
-        self.RATELIMIT_STORAGE_URI = _env("CAMPAIGN_REDIS_URL", "memory://")
+        self.RATELIMIT_STORAGE_URI = _env("CAMPAIGN_REDIS_URL", "campaign-memory://")
         self.RATELIMIT_ENABLED = _env_bool("CAMPAIGN_RATELIMIT_ENABLED", True)
         self.RATELIMIT_HEADERS_ENABLED = False
         self.LOGIN_RATE_LIMIT = _env("CAMPAIGN_LOGIN_RATE_LIMIT", "5 per minute")
@@ -144,7 +144,7 @@ class TestingConfig(Config):
         self.SQLALCHEMY_DATABASE_URI = database_url or "sqlite://"
         # Tests read English unless they ask for French (Accept-Language, switcher).
         self.BABEL_DEFAULT_LOCALE = "en"
-        self.RATELIMIT_STORAGE_URI = "memory://"
+        self.RATELIMIT_STORAGE_URI = "campaign-memory://"
         self.ARGON2_FAST = True
         self.MAIL_SERVER = None
         self.MAIL_FILE_DIR = None

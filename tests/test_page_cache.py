@@ -2,6 +2,7 @@
 while nothing it shows has changed, never a stale name, count, text or choice, never another
 visitor's CSRF token, never a staff member's page."""
 
+import re
 from contextlib import contextmanager
 from datetime import timedelta
 
@@ -148,6 +149,46 @@ def test_a_stored_page_is_served_without_a_transaction_of_the_session_on_postgre
     with app.app_context():
         dialect = db.engine.dialect.name
     assert len(begun) == (0 if dialect == "postgresql" else 1)
+
+
+def test_the_thank_you_page_is_rendered_once_and_each_signer_gets_their_own_link(app, petition):
+    """After signing, the page differs between signers only by the private link: it is rendered
+    once (per language) with a placeholder, and each signer's own link is put in its place."""
+    seen = []
+
+    def note(_sender, template, **_extra):
+        if template.name == "petitions/signed.html":
+            seen.append(template.name)
+
+    template_rendered.connect(note, app)
+    try:
+        answers = [sign(app.test_client(), f"Signer {n}", f"signer{n}@personal.example").text
+                   for n in range(3)]
+    finally:
+        template_rendered.disconnect(note, app)
+    assert len(seen) == 1
+    links = [re.search(r'href="(http://localhost/s/[^"]+)"', page).group(1) for page in answers]
+    assert len(set(links)) == 3 and all(page_cache.LINK not in page for page in answers)
+    with app.app_context():
+        for link in links:  # each link opens its own signature
+            token = link.rsplit("/", 1)[1]
+            assert signature_service.find_by_token(token) is not None
+    assert all("Stop it" in page for page in answers)
+
+
+def test_the_thank_you_page_follows_the_language_and_a_new_title(app, petition):
+    client = app.test_client()
+    data = {"csrf_token": csrf_token(view(client, "fr")), "name": "Élise", "email":
+            "elise@personal.example", "version_public_name": "1", "version_share_with_reps": "1",
+            "version_contact": "1"}
+    french = client.post(PAGE + "/sign", data=data, headers={"Accept-Language": "fr"}).text
+    assert "Arrêtez" in french and "Merci" in french
+    sign(app.test_client(), "Before Edit", "before@personal.example")
+    with app.app_context():
+        found = db.session.get(Petition, petition)
+        found.title_en = "Stop it now"
+        db.session.commit()
+    assert "Stop it now" in sign(app.test_client(), "After Edit", "after@personal.example").text
 
 
 def test_each_language_has_its_own_page_and_a_query_string_is_never_stored(app, petition):

@@ -24,9 +24,10 @@ from collections import OrderedDict
 from contextlib import nullcontext
 from dataclasses import dataclass
 
-from flask import current_app, request, session
+from flask import current_app, render_template, request, session
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
+from markupsafe import escape
 from sqlalchemy import bindparam, inspect, select
 
 from .. import access
@@ -49,11 +50,11 @@ def _entries():
     return current_app.extensions.setdefault("campaign_page_cache", OrderedDict())
 
 
-def applies():
+def applies(method="GET"):
     """Whether this request may be served from, and stored in, the cache."""
     if not current_app.config.get("PETITION_PAGE_CACHE", True) or current_app.debug:
         return False
-    if request.method != "GET" or request.query_string or current_user.is_authenticated:
+    if request.method != method or request.query_string or current_user.is_authenticated:
         return False
     return "_flashes" not in session
 
@@ -211,6 +212,35 @@ def put(petition_id, key, html):
         entries.move_to_end(slot)
         while len(entries) > MAX_ENTRIES:
             entries.popitem(last=False)
+
+
+#: stands for the signer's private link in the stored thank-you page
+LINK = "\x00link\x00"
+
+
+def thank_you(petition, link, *, needs_confirmation):
+    """The page a signer sees after signing. It differs from one signer to the next only by the
+    private link, so it is rendered once per petition title, language, path and host, with a
+    placeholder where the link goes, and the signer's link (escaped) is put in its place."""
+    context = {"petition": petition, "campaign": petition.campaign,
+               "needs_confirmation": needs_confirmation}
+    if not applies("POST"):
+        return render_template("petitions/signed.html", link=link, **context)
+    slot = (petition.id, petition.title_en, petition.title_fr,
+            petition.campaign.slug, needs_confirmation, current_locale(), request.path,
+            request.host)
+    entries = current_app.extensions.setdefault("campaign_thank_you_pages", OrderedDict())
+    with _lock:
+        html = entries.get(slot)
+    if html is None:
+        html = render_template("petitions/signed.html", link=LINK, **context)
+        if html.count(LINK) != 2:  # not the page this knows how to fill: never store it
+            return render_template("petitions/signed.html", link=link, **context)
+        with _lock:
+            entries[slot] = html
+            while len(entries) > MAX_ENTRIES:
+                entries.popitem(last=False)
+    return html.replace(LINK, str(escape(link)))
 
 
 def stored_pages():

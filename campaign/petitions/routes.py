@@ -191,9 +191,9 @@ def sign(slug, petition_slug):
         return _render_petition(found, texts, form, status=400)
     if form.website.data:
         # A bot filled the honeypot: answer like a success, store nothing.
-        return render_template("petitions/signed.html", petition=found, campaign=found.campaign,
-                               link=url_for("petitions.open_link", token="0" * 43,
-                                            _external=True), needs_confirmation=False)
+        return page_cache.thank_you(
+            found, url_for("petitions.open_link", token="0" * 43, _external=True),
+            needs_confirmation=False)
     if _work_domain(found.campaign, form.email.data) and not form.use_work_address.data:
         return _render_petition(found, texts, form, work_warning=True)
     shown = form.shown_versions()
@@ -235,10 +235,9 @@ def sign(slug, petition_slug):
         session.commit()
     finally:
         session.expire_on_commit = True
-    return render_template("petitions/signed.html", petition=found, campaign=found.campaign,
-                           link=url_for("petitions.open_link", token=result.token,
-                                        _external=True),
-                           needs_confirmation=result.needs_confirmation)
+    return page_cache.thank_you(
+        found, url_for("petitions.open_link", token=result.token, _external=True),
+        needs_confirmation=result.needs_confirmation)
 
 
 @bp.route("/confirm/<token>", methods=["GET", "POST"])
