@@ -12,7 +12,7 @@ import os
 import time
 
 from flask import current_app, g, has_request_context, request
-from sqlalchemy import bindparam, event, inspect, select
+from sqlalchemy import bindparam, event, inspect, select, true
 
 from .extensions import db
 
@@ -68,24 +68,36 @@ def begin_write(*, keep_loaded=False):
     g.campaign_write_request = True
 
 
-_ROW_BY_ID = {}
+_ROWS_BY_IDS = {}
+
+
+def _rows_by_ids(tables):
+    """One SELECT of the row of each table by its id (a cross join of single rows, said so)."""
+    statement = _ROWS_BY_IDS.get(tables)
+    if statement is None:
+        joined = tables[0]
+        for table in tables[1:]:
+            joined = joined.join(table, true())
+        statement = _ROWS_BY_IDS[tables] = select(*tables).select_from(joined).where(
+            *(table.c.id == bindparam(f"id_{n}") for n, table in enumerate(tables)))
+    return statement
 
 
 def unchanged(*objects):
     """True if the row of each loaded object still holds every column value it was loaded
-    with, read in the current transaction (one query per object). False if a row is gone or an
+    with, read in the current transaction (all in one query). False if a row is gone or an
     attribute was never loaded."""
-    for obj in objects:
-        state = inspect(obj)
-        table = state.mapper.local_table
-        statement = _ROW_BY_ID.get(table)
-        if statement is None:
-            statement = _ROW_BY_ID[table] = select(table).where(table.c.id == bindparam("id"))
-        row = db.session.connection().execute(statement, {"id": obj.id}).mappings().first()
-        if row is None:
-            return False
+    states = [inspect(obj) for obj in objects]
+    tables = tuple(state.mapper.local_table for state in states)
+    row = db.session.connection().execute(
+        _rows_by_ids(tables), {f"id_{n}": obj.id for n, obj in enumerate(objects)}).first()
+    if row is None:
+        return False
+    values = row._mapping
+    for state in states:
         for prop in state.mapper.column_attrs:
-            if prop.key not in state.dict or state.dict[prop.key] != row[prop.columns[0]]:
+            column = prop.columns[0]
+            if prop.key not in state.dict or state.dict[prop.key] != values[column]:
                 return False
     return True
 

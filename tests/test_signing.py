@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import func, select
 
 from campaign.extensions import db
-from campaign.models import ConsentEvent, OutboxMessage, Petition, Signature
+from campaign.models import Campaign, ConsentEvent, OutboxMessage, Petition, Signature
 from campaign.services import petitions as petition_service
 from campaign.services import signatures as signature_service
 from campaign.services.campaigns import get_by_slug
@@ -254,6 +254,17 @@ def test_unchanged_tells_a_loaded_row_from_one_changed_or_deleted_since(app, pet
             with other.begin() as connection:
                 connection.execute(update(Petition).values(goal=found.goal))
             assert unchanged(found)
+            db.session.commit()
+            # one query reads both rows: a campaign column named like a petition column
+            # (status, title_en...) is compared with the campaign's own value
+            with other.begin() as connection:
+                connection.execute(update(Campaign).values(title_en="Renamed"))
+            assert not unchanged(found, campaign)
+            assert unchanged(found)
+            db.session.commit()
+            with other.begin() as connection:
+                connection.execute(update(Campaign).values(title_en=campaign.title_en))
+            assert unchanged(found, campaign)
             db.session.commit()
             with other.begin() as connection:
                 connection.execute(delete(Petition))
