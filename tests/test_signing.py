@@ -258,12 +258,14 @@ def test_unchanged_tells_a_loaded_row_from_one_changed_or_deleted_since(app, pet
             # one query reads both rows: a campaign column named like a petition column
             # (status, title_en...) is compared with the campaign's own value
             with other.begin() as connection:
-                connection.execute(update(Campaign).values(title_en="Renamed"))
+                connection.execute(update(Campaign).values(  # updated_at kept: only the title
+                    title_en="Renamed", updated_at=campaign.updated_at))
             assert not unchanged(found, campaign)
             assert unchanged(found)
             db.session.commit()
             with other.begin() as connection:
-                connection.execute(update(Campaign).values(title_en=campaign.title_en))
+                connection.execute(update(Campaign).values(
+                    title_en=campaign.title_en, updated_at=campaign.updated_at))
             assert unchanged(found, campaign)
             db.session.commit()
             with other.begin() as connection:
