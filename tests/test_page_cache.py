@@ -60,12 +60,12 @@ def next_batch(app, petition):
 
 
 @contextmanager
-def renders(app):
-    """The number of times the petition page's template is rendered inside the block."""
+def renders(app, name="petitions/petition.html"):
+    """The renders of a template (by default the petition page's) inside the block."""
     seen = []
 
     def note(_sender, template, **_extra):
-        if template.name == "petitions/petition.html":
+        if template.name == name:
             seen.append(template.name)
 
     template_rendered.connect(note, app)
@@ -154,18 +154,9 @@ def test_a_stored_page_is_served_without_a_transaction_of_the_session_on_postgre
 def test_the_thank_you_page_is_rendered_once_and_each_signer_gets_their_own_link(app, petition):
     """After signing, the page differs between signers only by the private link: it is rendered
     once (per language) with a placeholder, and each signer's own link is put in its place."""
-    seen = []
-
-    def note(_sender, template, **_extra):
-        if template.name == "petitions/signed.html":
-            seen.append(template.name)
-
-    template_rendered.connect(note, app)
-    try:
+    with renders(app, "petitions/signed.html") as seen:
         answers = [sign(app.test_client(), f"Signer {n}", f"signer{n}@personal.example").text
                    for n in range(3)]
-    finally:
-        template_rendered.disconnect(note, app)
     assert len(seen) == 1
     links = [re.search(r'href="(http://localhost/s/[^"]+)"', page).group(1) for page in answers]
     assert len(set(links)) == 3 and all(page_cache.LINK not in page for page in answers)

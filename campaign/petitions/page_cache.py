@@ -64,9 +64,7 @@ def row(obj):
     missing row): the same tuple as a Core row of that table."""
     if obj is None:
         return None
-    mapper = inspect(obj).mapper
-    return tuple(getattr(obj, mapper.get_property_by_column(column).key)
-                 for column in mapper.local_table.columns)
+    return tuple(getattr(obj, key) for key in _attribute_keys(type(obj)))
 
 
 def fingerprint(*, campaign, petition, latest_text_id, units, snapshot, names, is_open):
@@ -157,15 +155,20 @@ def _reading():
     return nullcontext(db.session.connection())
 
 
+#: where the petition, campaign, snapshot, latest text id and unit columns start in a row of
+#: _PAGE_ROWS
+_BOUNDS = (0, len(_P.columns), len(_P.columns) + len(_C.columns),
+           len(_P.columns) + len(_C.columns) + len(_S.columns),
+           len(_P.columns) + len(_C.columns) + len(_S.columns) + 1)
+
+
 def _seen(connection, rows):
     if not rows:
         return None
-    widths = [len(_P.columns), len(_C.columns), len(_S.columns), 1]
-    bounds = [sum(widths[:i]) for i in range(len(widths) + 1)]
     first = tuple(rows[0])
     petition_values, campaign_values, snapshot_values, (latest_text_id,) = (
-        first[bounds[i]:bounds[i + 1]] for i in range(len(widths)))
-    units = [tuple(r)[bounds[-1]:] for r in rows]
+        first[start:end] for start, end in zip(_BOUNDS, _BOUNDS[1:], strict=False))
+    units = [tuple(r)[_BOUNDS[-1]:] for r in rows]
     units = [unit for unit in units if unit[0] is not None]
     if snapshot_values[0] is None:  # no snapshot yet: the full way takes the first
         return None
@@ -208,10 +211,15 @@ def put(petition_id, key, html):
         # a withdrawn name, which then stays nowhere in memory.
         for other in [s for s, (k, _html) in entries.items() if s[0] == petition_id and k != key]:
             del entries[other]
-        entries[slot] = (key, html.replace(token, PLACEHOLDER))
-        entries.move_to_end(slot)
-        while len(entries) > MAX_ENTRIES:
-            entries.popitem(last=False)
+        _remember(entries, slot, (key, html.replace(token, PLACEHOLDER)))
+
+
+def _remember(entries, slot, value):
+    """Store `value` as the newest entry, dropping the oldest beyond MAX_ENTRIES (under _lock)."""
+    entries[slot] = value
+    entries.move_to_end(slot)
+    while len(entries) > MAX_ENTRIES:
+        entries.popitem(last=False)
 
 
 #: stands for the signer's private link in the stored thank-you page
@@ -237,9 +245,7 @@ def thank_you(petition, link, *, needs_confirmation):
         if html.count(LINK) != 2:  # not the page this knows how to fill: never store it
             return render_template("petitions/signed.html", link=link, **context)
         with _lock:
-            entries[slot] = html
-            while len(entries) > MAX_ENTRIES:
-                entries.popitem(last=False)
+            _remember(entries, slot, html)
     return html.replace(LINK, str(escape(link)))
 
 
