@@ -19,6 +19,10 @@ def _env_int(name, default):
     return int(_env(name, default))
 
 
+def _env_float(name, default):
+    return float(_env(name, default))
+
+
 def _env_bool(name, default=False):
     value = _env(name)
     if value is None:
@@ -105,6 +109,9 @@ class Config:
         # Neutral sender: names neither the employer nor the cause (DESIGN 2a).
         self.MAIL_SENDER = _env("CAMPAIGN_MAIL_SENDER", "Notifications <no-reply@localhost>")
         self.MAIL_FILE_DIR = _env("CAMPAIGN_MAIL_FILE_DIR")
+        # A sent message's outbox row is deleted this long after, with the others sent meanwhile
+        # (one write transaction instead of one per message); 0 deletes each at once.
+        self.MAIL_SENT_FLUSH_SECONDS = _env_float("CAMPAIGN_MAIL_SENT_FLUSH_SECONDS", 1.0)
 
         self.PUBLIC_URL = _env("CAMPAIGN_PUBLIC_URL", "http://127.0.0.1:5000")
         self.INVITATION_HOURS = _env_int("CAMPAIGN_INVITATION_HOURS", 72)
@@ -148,6 +155,7 @@ class TestingConfig(Config):
         self.ARGON2_FAST = True
         self.MAIL_SERVER = None
         self.MAIL_FILE_DIR = None
+        self.MAIL_SENT_FLUSH_SECONDS = 0  # tests see a sent message's row go at once
 
 
 class ProductionConfig(Config):

@@ -8,9 +8,11 @@ CAMPAIGN_MAIL_FILE_DIR (development); otherwise an in-memory list (tests without
 Recipient addresses are never logged.
 """
 
+import atexit
 import os
 import smtplib
 import ssl
+import threading
 from dataclasses import dataclass
 from datetime import timedelta
 from email import charset as email_charset
@@ -246,10 +248,101 @@ _DELETE_SENT = delete(OutboxMessage.__table__).where(
     OutboxMessage.__table__.c.public_id == bindparam("public_id"))
 
 
-def _send_row(public_id, raw):
-    """Send one message; delete it once sent, or schedule its retry. Returns True if sent. No
-    transaction is open while the mail server is spoken to (on SQLite a write transaction would
-    hold every other writer back meanwhile)."""
+#: sent messages' rows going, many at once
+_DELETE_SENT_MANY = delete(OutboxMessage.__table__).where(
+    OutboxMessage.__table__.c.public_id.in_(bindparam("public_ids", expanding=True)))
+_DELETE_CHUNK = 500  # bound parameters per statement, well under SQLite's limit
+
+
+def _delete_sent(public_ids):
+    """Delete the rows of sent messages, in one transaction."""
+    db.session.commit()
+    connection = db.session.connection()
+    for start in range(0, len(public_ids), _DELETE_CHUNK):
+        connection.execute(_DELETE_SENT_MANY,
+                           {"public_ids": public_ids[start:start + _DELETE_CHUNK]})
+    db.session.commit()
+
+
+class SentRows:
+    """Rows of messages sent after a response, deleted together a moment later.
+
+    Deleting each row as its message goes out costs a write transaction per message: on
+    PostgreSQL a second commit (and its flush to disk) for each signature, on SQLite a second
+    turn of the write lock. Here a process notes what it sent and deletes all of it in one
+    transaction, `MAIL_SENT_FLUSH_SECONDS` after the first message it noted (0: at once), from a
+    timer thread, and when the process exits. Nothing is lost: until its row goes, a sent
+    message is only claimed (see `queue`); if the process died before deleting, the cron would
+    send it again once the claim lapses, as it would after a crash between sending and deleting
+    one message: delivery is at least once, as before, with a wider window of a second.
+    """
+
+    def __init__(self, app):
+        self.app = app
+        self.delay = float(app.config.get("MAIL_SENT_FLUSH_SECONDS", 1.0))
+        self.lock = threading.Lock()
+        self.public_ids = []
+        self.timer = None
+        self.at_exit = False
+
+    @classmethod
+    def of(cls, app):
+        rows = app.extensions.get("campaign_sent_rows")
+        if rows is None:
+            rows = app.extensions["campaign_sent_rows"] = cls(app)
+        return rows
+
+    def add(self, public_ids):
+        if not public_ids:
+            return
+        if self.delay <= 0:
+            _delete_sent(list(public_ids))
+            return
+        with self.lock:
+            self.public_ids.extend(public_ids)
+            self._schedule()
+            if not self.at_exit:
+                self.at_exit = True
+                atexit.register(self.flush)
+
+    def _schedule(self):
+        if self.timer is None:  # the lock is held
+            self.timer = threading.Timer(self.delay, self._on_timer)
+            self.timer.daemon = True
+            self.timer.start()
+
+    def _on_timer(self):
+        with self.lock:
+            self.timer = None
+        self.flush()
+
+    def flush(self):
+        """Delete every noted row now (one transaction). If the database refuses, they stay
+        noted and the next flush tries again."""
+        with self.lock:
+            public_ids, self.public_ids = self.public_ids, []
+        if not public_ids:
+            return 0
+        try:
+            with self.app.app_context():
+                try:
+                    _delete_sent(public_ids)
+                except Exception:
+                    db.session.rollback()
+                    raise
+        except Exception as exc:  # noqa: BLE001 - retried; the cron covers a lasting failure
+            self.app.logger.warning("sent mail rows kept for later: %s", type(exc).__name__)
+            with self.lock:
+                self.public_ids[:0] = public_ids
+                self._schedule()
+            return 0
+        return len(public_ids)
+
+
+def _send_row(public_id, raw, *, sent_rows=None):
+    """Send one message; delete it once sent (or leave that to `sent_rows`), or schedule its
+    retry. Returns True if sent. No transaction is open while the mail server is spoken to (on
+    SQLite a write transaction would hold every other writer back meanwhile)."""
     db.session.commit()
     try:
         send_raw(raw)
@@ -262,18 +355,22 @@ def _send_row(public_id, raw):
             row.last_error = str(exc)[:64]
             delay = RETRY_DELAYS_MINUTES[min(row.attempts, len(RETRY_DELAYS_MINUTES)) - 1]
             row.next_attempt_at = utcnow() + timedelta(minutes=delay)
-        sent = False
-    else:
-        db.session.connection().execute(_DELETE_SENT, {"public_id": public_id})
-        sent = True
+        db.session.commit()
+        return False
+    if sent_rows is not None:
+        sent_rows.add([public_id])
+        return True
+    db.session.connection().execute(_DELETE_SENT, {"public_id": public_id})
     db.session.commit()
-    return sent
+    return True
 
 
 def deliver_own(queued):
     """Deliver the messages this context queued and committed (born claimed: nobody else sends
-    them). `queued` maps their public ids to their bytes."""
-    sent = sum(_send_row(public_id, raw) for public_id, raw in queued.items())
+    them). `queued` maps their public ids to their bytes. Their rows go a moment later, with
+    others (`SentRows`)."""
+    sent_rows = SentRows.of(current_app._get_current_object())
+    sent = sum(_send_row(public_id, raw, sent_rows=sent_rows) for public_id, raw in queued.items())
     return sent, len(queued) - sent
 
 

@@ -10,7 +10,7 @@ from campaign.extensions import db
 from campaign.models import OutboxMessage, Signature
 from campaign.services import campaigns as campaign_service
 from campaign.services import petitions as petition_service
-from tests.conftest import csrf_token
+from tests.conftest import app_with_schema, csrf_token
 
 URL = re.compile(r"http://localhost/(?:s|confirm)/[A-Za-z0-9_-]{43}")
 
@@ -266,3 +266,123 @@ def test_a_request_sends_only_the_mail_its_committed_transaction_queued(mail_app
     assert [r for rcpts, _m in received for r in rcpts] == ["kept@personal.example"]
     with mail_app.app_context():
         assert mail.pending_count() == 1  # the savepoint's: committed, waiting for the cron
+
+
+def _outbox_deletes(app):
+    """Count the DELETE statements sent to the outbox table (a listener on the engine)."""
+    from sqlalchemy import event
+
+    seen = []
+    with app.app_context():
+        engine = db.engine
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _count(_conn, _cursor, statement, *_args):
+        if statement.lstrip().upper().startswith("DELETE FROM OUTBOX"):
+            seen.append(statement)
+
+    return seen
+
+
+def test_rows_of_mail_sent_after_responses_go_together_and_the_cron_never_resends_them(
+        make_config, smtp_server):
+    """With MAIL_SENT_FLUSH_SECONDS set, three signatures' mail goes out at once, but their
+    rows stay, claimed, until one DELETE removes all three; meanwhile the cron sends nothing."""
+    from campaign import mail
+
+    config = make_config(MAIL_SERVER="127.0.0.1", MAIL_PORT=smtp_server.port,
+                         MAIL_STARTTLS=False, MAIL_USERNAME=None, MAIL_SENT_FLUSH_SECONDS=600)
+    with app_with_schema(config) as app:
+        with app.app_context():
+            campaign = campaign_service.create_campaign("acme", actor=None, title_en="Acme",
+                                                        employer="Acme", status="active")
+            petition_service.create_petition(campaign, "end-it", actor=None, title_en="Stop it",
+                                             status="open", refresh_minutes=0)
+            db.session.commit()
+        deletes = _outbox_deletes(app)
+        for number in range(3):
+            assert _sign(app.test_client(), email=f"s{number}@personal.example").status_code == 200
+        assert len(_wait(smtp_server, 3)) == 3
+        with app.app_context():
+            assert mail.pending_count() == 3  # sent, rows not deleted yet...
+            assert mail.deliver_pending() == (0, 0)  # ...but claimed: the cron leaves them
+            db.session.remove()
+        assert deletes == []
+        assert mail.SentRows.of(app).flush() == 3
+        assert len(deletes) == 1  # one statement for the three rows
+        with app.app_context():
+            assert mail.pending_count() == 0
+            db.session.remove()
+        time.sleep(0.3)
+        assert len(smtp_server.messages) == 3  # nothing sent twice
+
+
+def test_rows_of_sent_mail_go_by_themselves_a_moment_later(make_config, smtp_server):
+    from campaign import mail
+
+    config = make_config(MAIL_SERVER="127.0.0.1", MAIL_PORT=smtp_server.port,
+                         MAIL_STARTTLS=False, MAIL_USERNAME=None, MAIL_SENT_FLUSH_SECONDS=0.2)
+    with app_with_schema(config) as app:
+        with app.app_context():
+            campaign = campaign_service.create_campaign("acme", actor=None, title_en="Acme",
+                                                        employer="Acme", status="active")
+            petition_service.create_petition(campaign, "end-it", actor=None, title_en="Stop it",
+                                             status="open", refresh_minutes=0)
+            db.session.commit()
+        _sign(app.test_client())
+        assert len(_wait(smtp_server, 1)) == 1
+        deadline, left = time.time() + 10, None
+        while time.time() < deadline:
+            with app.app_context():
+                left = mail.pending_count()
+                db.session.remove()
+            if left == 0:
+                break
+            time.sleep(0.05)
+        assert left == 0
+
+
+def test_rows_of_sent_mail_go_when_the_process_exits(tmp_path):
+    """A worker that stops (gunicorn recycles them) deletes what it noted before it exits."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    url = f"sqlite:///{tmp_path / 'exit.sqlite3'}"
+    script = f"""
+import sys
+sys.path.insert(0, {str(Path(__file__).resolve().parent.parent)!r})
+from config import TestingConfig
+from campaign import create_app, mail
+from campaign.extensions import db
+from campaign.services import campaigns, consent, petitions
+config = TestingConfig(database_url={url!r})
+config.MAIL_SENT_FLUSH_SECONDS = 600
+app = create_app(config)
+with app.app_context():
+    db.create_all()
+    consent.seed_defaults()
+    campaign = campaigns.create_campaign("acme", actor=None, title_en="Acme", employer="Acme",
+                                         status="active")
+    petitions.create_petition(campaign, "end-it", actor=None, title_en="Stop it",
+                              status="open", refresh_minutes=0)
+    db.session.commit()
+client = app.test_client()
+page = client.get("/c/acme/p/end-it")
+token = page.text.split('name="csrf_token"')[1].split('value="')[1].split('"')[0]
+response = client.post("/c/acme/p/end-it/sign", data={{"csrf_token": token, "name": "Alice",
+    "email": "alice@personal.example", "version_public_name": "1",
+    "version_share_with_reps": "1", "version_contact": "1"}})
+response.close()
+with app.app_context():
+    print(len(app.extensions["campaign_outbox"]), mail.pending_count())
+"""
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            timeout=120, check=True)
+    assert result.stdout.split() == ["1", "1"]  # sent; its row waits for the exit
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM outbox")).scalar() == 0
+    engine.dispose()

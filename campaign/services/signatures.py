@@ -190,6 +190,7 @@ class Prepared:
     token: str
     confirm_token: str
     sealed: SealedSigner
+    repeated: bool  # the address had signed when looked up
     mail_kind: str
     mail: object  # mail.SealedMail
 
@@ -219,9 +220,11 @@ def prepare(petition, data, *, links):
         raise SignatureError("missing")
     key = signer_key(petition, data.email)
     token, confirm_token = new_token(), new_token()
-    kind = _mail_kind(_key_exists(petition, key), petition.verification == VERIFY_EMAIL)
+    repeated = _key_exists(petition, key)
+    kind = _mail_kind(repeated, petition.verification == VERIFY_EMAIL)
     return Prepared(key=key, token=token, confirm_token=confirm_token,
-                    sealed=seal_signer(data.name, data.email), mail_kind=kind,
+                    sealed=seal_signer(data.name, data.email), repeated=repeated,
+                    mail_kind=kind,
                     mail=_seal_mail(kind, petition, data, links, token, confirm_token))
 
 
@@ -241,13 +244,14 @@ def sign(petition, data, *, links, texts=None, prepared=None):
     stored = {"source": SOURCE_ONLINE, "channel": CHANNEL_WEB, "texts": texts,
               "confirmed": not verify, "sealed": prepared.sealed, "token": prepared.token}
 
-    # Both paths do the same work: one look-up, one set of inserts, one mail. The unique
-    # constraint still decides when two submissions of one address race each other; the
-    # loser gets a shadow made from what was typed, so this signer sees exactly what a first
-    # signer sees, and the address's owner is told by e-mail.
-    repeated = _key_exists(petition, prepared.key)
+    # Both paths do the same work: one look-up (in `prepare`), one set of inserts, one mail.
+    # The unique constraint decides when two submissions of one address race each other (or
+    # one signed after the look-up): the loser gets a shadow made from what was typed, so this
+    # signer sees exactly what a first signer sees, and the address's owner is told by e-mail.
+    # (An address whose signature was erased after the look-up gets a shadow too; it may sign
+    # again.)
     signature_id, token, repeated = _new_signature(
-        petition, data, key=None if repeated else prepared.key,
+        petition, data, key=None if prepared.repeated else prepared.key,
         confirm_token=prepared.confirm_token if verify else None, **stored)
 
     kind = _mail_kind(repeated, verify)
