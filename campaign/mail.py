@@ -9,6 +9,7 @@ Recipient addresses are never logged.
 """
 
 import atexit
+import functools
 import os
 import smtplib
 import ssl
@@ -57,18 +58,77 @@ class MailError(Exception):
     pass
 
 
+#: templates that print their arguments (links) as given and read nothing else of the context:
+#: each is rendered once per language with a mark in each argument's place, and a mail of one of
+#: them then only fills its marks in (signing sends one per signature)
+FILLED_IN = frozenset({"private_link", "confirm_signature", "already_signed"})
+_MARK = "\x00"  # never in a template's text, nor in a link
+
+
 def render(template, locale, **context):
     locale = locale if locale in LOCALES else current_app.config["BABEL_DEFAULT_LOCALE"]
+    if template in FILLED_IN and all(isinstance(value, str) for value in context.values()):
+        return _filled_in(template, locale, context)
+    return _render(template, locale, context)
+
+
+def _render(template, locale, context):
     with force_locale(locale):
         subject = str(SUBJECTS[template])
         body = render_template(f"mail/{template}.txt", **context)
     return subject, body
 
 
+def _filled_in(template, locale, context):
+    forms = current_app.extensions.setdefault("campaign_mail_forms", {})
+    key = (template, locale, tuple(sorted(context)))
+    form = forms.get(key)
+    if form is None:
+        subject, body = _render(template, locale,
+                                {name: f"{_MARK}{name}{_MARK}" for name in context})
+        # text, argument name, text, argument name, ..., text
+        form = forms[key] = (subject, body.split(_MARK))
+    subject, parts = form
+    return subject, "".join(
+        context[part] if index % 2 else part for index, part in enumerate(parts))
+
+
 # Quoted-printable for headers and body: readable in any client, links survive line lengths.
 UTF8 = email_charset.Charset("utf-8")
 UTF8.header_encoding = email_charset.QP
 UTF8.body_encoding = email_charset.QP
+
+
+class ShortLineCompat32(policy.Compat32):
+    """compat32, whose folding of a header that is one short line of ASCII writes it as it is,
+    without building a Header object for it (which gives the same line, at a cost that was most
+    of a mail's build on the signing path). Anything else is folded by compat32 itself."""
+
+    def _short_line(self, name, value):
+        return (isinstance(value, str) and value.isascii() and value.isprintable()
+                and len(name) + 2 + len(value) <= (self.max_line_length or 0))
+
+    def fold(self, name, value):
+        if self._short_line(name, value):
+            return f"{name}: {value}{self.linesep}"
+        return super().fold(name, value)
+
+    def fold_binary(self, name, value):
+        if self._short_line(name, value):
+            return f"{name}: {value}{self.linesep}".encode("ascii")
+        return super().fold_binary(name, value)
+
+
+SHORT_LINE_COMPAT32 = ShortLineCompat32()
+
+
+@functools.lru_cache(maxsize=64)
+def _subject_header(subject):
+    """The Subject as compat32 writes it (encoded words): a short line is kept as text, which
+    the policy above writes as it is; a longer one stays a Header, folded by compat32."""
+    header = Header(subject, UTF8)
+    encoded = header.encode(linesep="\n", maxlinelen=SHORT_LINE_COMPAT32.max_line_length)
+    return header if "\n" in encoded else encoded
 
 
 def build_message(to, subject, body):
@@ -81,8 +141,8 @@ def build_message(to, subject, body):
         message["Subject"] = subject
         message.set_content(body)
     else:
-        message = MIMEText(body, "plain", UTF8)
-        message["Subject"] = Header(subject, UTF8)
+        message = MIMEText(body, "plain", UTF8, policy=SHORT_LINE_COMPAT32)
+        message["Subject"] = _subject_header(subject)
     message["From"] = sender
     message["To"] = to
     message["Date"] = formatdate(localtime=False)

@@ -201,15 +201,15 @@ def _mail_kind(repeated, verify):
     return "confirm_signature" if verify else "private_link"
 
 
-def _seal_mail(kind, petition, data, links, token, confirm_token):
+def _seal_mail(kind, data, links, token, confirm_token):
     if kind == "already_signed":
-        return mail.seal_template(data.email, kind, locale=data.locale, petition=petition,
+        return mail.seal_template(data.email, kind, locale=data.locale,
                                   lost_link=links.lost)
     if kind == "confirm_signature":
-        return mail.seal_template(data.email, kind, locale=data.locale, petition=petition,
+        return mail.seal_template(data.email, kind, locale=data.locale,
                                   confirm_link=links.confirm(confirm_token),
                                   private_link=links.private(token))
-    return mail.seal_template(data.email, kind, locale=data.locale, petition=petition,
+    return mail.seal_template(data.email, kind, locale=data.locale,
                               private_link=links.private(token))
 
 
@@ -225,7 +225,7 @@ def prepare(petition, data, *, links):
     return Prepared(key=key, token=token, confirm_token=confirm_token,
                     sealed=seal_signer(data.name, data.email), repeated=repeated,
                     mail_kind=kind,
-                    mail=_seal_mail(kind, petition, data, links, token, confirm_token))
+                    mail=_seal_mail(kind, data, links, token, confirm_token))
 
 
 def sign(petition, data, *, links, texts=None, prepared=None):
@@ -256,7 +256,7 @@ def sign(petition, data, *, links, texts=None, prepared=None):
 
     kind = _mail_kind(repeated, verify)
     mail.queue(prepared.mail if kind == prepared.mail_kind else _seal_mail(
-        kind, petition, data, links, prepared.token, prepared.confirm_token))
+        kind, data, links, prepared.token, prepared.confirm_token))
     return SignResult(signature_id=signature_id, token=token, needs_confirmation=verify)
 
 
