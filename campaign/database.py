@@ -53,15 +53,19 @@ def begin_write(*, keep_loaded=False):
     Objects loaded so far are expired and reload inside the write transaction, so every check
     made on them is made again on fresh data. With `keep_loaded` they keep their values: the
     caller then asks `unchanged` whether their rows still hold them, once under the lock.
+    Other databases have no such lock to wait for (each statement of a transaction at READ
+    COMMITTED sees what others committed before it): there, with `keep_loaded`, the transaction
+    simply goes on, and `unchanged` reads the rows as they are then.
     """
     if keep_loaded:
-        session = db.session()
-        session.expire_on_commit = False
-        try:
-            session.commit()  # a read transaction: nothing to write
-        finally:
-            session.expire_on_commit = True
-        g.campaign_committed = False  # what comes next writes
+        if db.session.get_bind().dialect.name == "sqlite":
+            session = db.session()
+            session.expire_on_commit = False
+            try:
+                session.commit()  # a read transaction: nothing to write
+            finally:
+                session.expire_on_commit = True
+            g.campaign_committed = False  # what comes next writes
     else:
         db.session.rollback()
     g.campaign_reads_first = False

@@ -294,3 +294,36 @@ def test_a_signer_key_taken_after_the_look_up_gives_a_shadow(
         counted = db.session.execute(
             select(func.count(Signature.id)).where(Signature.is_shadow.is_(False))).scalar()
         assert counted == 1
+
+
+def test_a_signature_is_one_transaction_on_postgresql_and_a_read_then_a_write_on_sqlite(
+        app, client, petition):
+    """SQLite reads in a deferred transaction and then takes the write lock (BEGIN IMMEDIATE)
+    for the writes; PostgreSQL has no such lock to wait for, so the request's reads and writes
+    are one transaction: one BEGIN and one COMMIT, one connection from the pool."""
+    from sqlalchemy import event
+
+    page = client.get("/c/acme/p/end-it")
+    data = {"csrf_token": csrf_token(page.text), "name": "Alice Canary",
+            "email": "alice@personal.example", "version_public_name": "1",
+            "version_share_with_reps": "1", "version_contact": "1"}
+    with app.app_context():
+        engine = db.engine
+    seen = []
+    listeners = [(engine, "begin", lambda _conn: seen.append("begin")),
+                 (engine, "commit", lambda _conn: seen.append("commit")),
+                 (engine.pool, "checkout", lambda *_args: seen.append("checkout"))]
+    for target, name, listener in listeners:
+        event.listen(target, name, listener)
+    try:
+        response = client.post("/c/acme/p/end-it/sign", data=data)
+    finally:
+        for target, name, listener in listeners:
+            event.remove(target, name, listener)
+    assert response.status_code == 200 and LINK_RE.search(response.text)
+    if engine.dialect.name == "postgresql":
+        assert seen == ["checkout", "begin", "commit"]
+    else:
+        assert seen == ["checkout", "begin", "commit", "checkout", "begin", "commit"]
+    with app.app_context():
+        assert db.session.execute(select(func.count(Signature.id))).scalar() == 1
