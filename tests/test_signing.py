@@ -327,3 +327,40 @@ def test_a_signature_is_one_transaction_on_postgresql_and_a_read_then_a_write_on
         assert seen == ["checkout", "begin", "commit", "checkout", "begin", "commit"]
     with app.app_context():
         assert db.session.execute(select(func.count(Signature.id))).scalar() == 1
+
+
+@pytest.mark.parametrize("retired", [False, True])
+def test_a_chosen_site_is_checked_under_the_write_lock(app, client, petition, monkeypatch,
+                                                       retired):
+    """The site a signer chose is checked against the campaign's units as they are under the
+    write lock: kept when still active, refused with a clear message when an organizer
+    retired it meanwhile (here, by another connection during `prepare`)."""
+    from sqlalchemy import create_engine, update
+
+    from campaign.models import Unit
+    from campaign.services import signatures as service
+
+    with app.app_context():
+        site_id = db.session.execute(
+            select(Unit.id).where(Unit.kind == "site").order_by(Unit.id)).scalars().first()
+    real_prepare = service.prepare
+
+    def prepare_while_an_organizer_retires_it(*args, **kwargs):
+        if retired:
+            other = create_engine(app.config["SQLALCHEMY_DATABASE_URI"])
+            with other.begin() as connection:
+                connection.execute(update(Unit).where(Unit.id == site_id).values(is_active=False))
+            other.dispose()
+        return real_prepare(*args, **kwargs)
+
+    monkeypatch.setattr(service, "prepare", prepare_while_an_organizer_retires_it)
+    response = sign(client, extra={"site": str(site_id)})
+    with app.app_context():
+        stored = db.session.execute(select(Signature.site_id)).scalars().all()
+    if retired:
+        assert response.status_code == 400
+        assert "Choose a site and a department from the lists." in response.text
+        assert stored == []
+    else:
+        assert response.status_code == 200 and LINK_RE.search(response.text)
+        assert stored == [site_id]

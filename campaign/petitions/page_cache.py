@@ -114,13 +114,44 @@ def _attribute_keys(model):
 _ATTRIBUTE_KEYS = {}
 
 
-def _transient(model, values):
-    """A detached, read-only stand-in for a row, for the checks the full way makes on loaded
-    objects: built without the constructor's attribute events (a tenth of their cost), never
-    added to a session."""
+class NotRead:
+    """What a read-only copy holds for a relationship nobody read for it: using it is a bug,
+    said at once (an object outside any session would silently give an empty list)."""
+
+    def __init__(self, name):
+        self._name = name
+
+    def _fail(self, *_args):
+        raise LookupError(f"{self._name} was not read for this read-only copy")
+
+    __iter__ = __len__ = __bool__ = __getitem__ = _fail
+
+    def __getattr__(self, attribute):
+        self._fail()
+
+
+def transient(model, values):
+    """A detached, read-only stand-in for a row (its values in table column order), for the
+    checks made on loaded objects: built without the constructor's attribute events (a tenth of
+    their cost), never added to a session. Its relationships hold `NotRead` until the caller
+    sets one in its `__dict__` (they never load)."""
     obj = inspect(model).class_manager.new_instance()
+    obj.__dict__.update(_not_read(model))
     obj.__dict__.update(zip(_attribute_keys(model), values, strict=True))
     return obj
+
+
+def _not_read(model):
+    """{relationship name: NotRead} for `model` (computed once)."""
+    found = _NOT_READ.get(model)
+    if found is None:
+        found = _NOT_READ[model] = {
+            name: NotRead(f"{model.__name__}.{name}")
+            for name in inspect(model).relationships.keys()}
+    return found
+
+
+_NOT_READ = {}
 
 
 @dataclass(frozen=True)
@@ -172,9 +203,9 @@ def _seen(connection, rows):
     units = [unit for unit in units if unit[0] is not None]
     if snapshot_values[0] is None:  # no snapshot yet: the full way takes the first
         return None
-    found = _transient(Petition, petition_values)
-    found.__dict__["campaign"] = _transient(Campaign, campaign_values)
-    snapshot = _transient(PetitionSnapshot, snapshot_values)
+    found = transient(Petition, petition_values)
+    found.__dict__["campaign"] = transient(Campaign, campaign_values)
+    snapshot = transient(PetitionSnapshot, snapshot_values)
     if not access.can_view_public_petition(found) or signatures.snapshot_is_stale(found, snapshot):
         return None
     return Seen(found.id, fingerprint(

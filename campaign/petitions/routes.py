@@ -25,7 +25,7 @@ from .. import access, mail, private_links
 from ..database import begin_write, mark_write_request, reads_first, unchanged
 from ..extensions import db, limiter
 from ..i18n import current_locale
-from ..models import Campaign, Petition, PetitionSnapshot
+from ..models import Campaign, Petition, PetitionSnapshot, Unit
 from ..models.consent import SIGNATURE_PURPOSES
 from ..services import consent
 from ..services import signatures as service
@@ -78,8 +78,18 @@ _PETITION_PAGE_BY_SLUGS = (
     .options(contains_eager(Petition.campaign).joinedload(Campaign.units))
 )
 
-#: the petition with which consent texts are current, for a signature
-_PETITION_TO_SIGN_BY_SLUGS = _PETITION_BY_SLUGS.add_columns(consent.LATEST_TEXT_ID)
+_P, _C, _U = Petition.__table__, Campaign.__table__, Unit.__table__
+
+#: what a signature reads before the write lock, as one plain row: the petition, its campaign
+#: and which consent texts are current (made into read-only copies, see `_petition_to_sign`)
+_PETITION_TO_SIGN_ROW = (
+    select(_P, _C, consent.LATEST_TEXT_ID)
+    .select_from(_P.join(_C, _P.c.campaign_id == _C.c.id))
+    .where(_C.c.slug == bindparam("slug"), _P.c.slug == bindparam("petition_slug"))
+)
+
+#: a campaign's units as plain rows, read under the write lock when a signer chose one
+_UNITS_OF_CAMPAIGN = select(_U).where(_U.c.campaign_id == bindparam("campaign_id"))
 
 #: the same petition again inside the write transaction, when what was read before changed
 _PETITION_FOR_WRITE = (
@@ -87,6 +97,33 @@ _PETITION_FOR_WRITE = (
     .options(contains_eager(Petition.campaign))
     .execution_options(populate_existing=True)
 )
+
+
+def _petition_to_sign(slug, petition_slug):
+    """(petition, latest consent text id) for a signature, or (None, None). The petition and
+    its campaign are read-only copies of their rows (page_cache.transient), not ORM objects:
+    building those cost a tenth of a signature. Under the write lock `unchanged` compares them
+    with the rows as they are then, exactly as it would loaded objects; a page shown again
+    takes `_attached`."""
+    row = db.session.connection().execute(
+        _PETITION_TO_SIGN_ROW, {"slug": slug, "petition_slug": petition_slug}).first()
+    if row is None:
+        return None, None
+    values, middle = tuple(row), len(_P.columns)
+    found = page_cache.transient(Petition, values[:middle])
+    found.__dict__["campaign"] = page_cache.transient(Campaign, values[middle:-1])
+    return found, values[-1]
+
+
+def _attached(found):
+    """The session's own petition (and campaign) for a read-only copy, to render a page."""
+    return db.session.execute(_PETITION_FOR_WRITE, {"id": found.id}).scalar_one_or_none()
+
+
+def _read_units(campaign):
+    """Give a read-only campaign copy its units as they are now (under the write lock)."""
+    rows = db.session.connection().execute(_UNITS_OF_CAMPAIGN, {"campaign_id": campaign.id})
+    campaign.__dict__["units"] = [page_cache.transient(Unit, tuple(row)) for row in rows]
 
 
 def _petition_page_or_404(slug, petition_slug):
@@ -179,23 +216,21 @@ def _work_domain(campaign, email):
 @access.public
 @reads_first
 def sign(slug, petition_slug):
-    found, latest_text_id = db.session.execute(
-        _PETITION_TO_SIGN_BY_SLUGS, {"slug": slug, "petition_slug": petition_slug}
-    ).one_or_none() or (None, None)
+    found, latest_text_id = _petition_to_sign(slug, petition_slug)
     access.authorize(access.can_view_public_petition(found), hide=True)
     texts = consent.current_texts(SIGNATURE_PURPOSES, latest_id=latest_text_id)
     form = _sign_form(found, texts, formdata=request.form)
     if not service.petition_is_open(found):
         abort(404)
     if not form.validate_on_submit():
-        return _render_petition(found, texts, form, status=400)
+        return _render_petition(_attached(found), texts, form, status=400)
     if form.website.data:
         # A bot filled the honeypot: answer like a success, store nothing.
         return page_cache.thank_you(
             found, url_for("petitions.open_link", token="0" * 43, _external=True),
             needs_confirmation=False)
     if _work_domain(found.campaign, form.email.data) and not form.use_work_address.data:
-        return _render_petition(found, texts, form, work_warning=True)
+        return _render_petition(_attached(found), texts, form, work_warning=True)
     shown = form.shown_versions()
     chosen_texts = {}
     for purpose in SIGNATURE_PURPOSES:
@@ -203,7 +238,7 @@ def sign(slug, petition_slug):
             consent.get_text(purpose, shown[purpose]) if shown[purpose] else None)
         if text is None:
             form.form_errors.append(ERRORS["bad_version"]())
-            return _render_petition(found, texts, form, status=400)
+            return _render_petition(_attached(found), texts, form, status=400)
         chosen_texts[purpose] = text
     data = service.SignerInput(
         name=form.name.data, email=form.email.data, site_id=form.site.data,
@@ -217,16 +252,21 @@ def sign(slug, petition_slug):
         # From here on, under the write lock; the service re-checks on fresh rows: the ones
         # read before if they are unchanged, else read again.
         begin_write(keep_loaded=True)
-        if not unchanged(found, found.campaign):
+        if unchanged(found, found.campaign):
+            if data.site_id is not None or data.department_id is not None:
+                _read_units(found.campaign)  # the service checks the choice against them
+        else:  # the session's own objects, read now (their units too, when needed)
             found = db.session.execute(_PETITION_FOR_WRITE,
                                        {"id": petition_id}).scalar_one_or_none()
             if found is None:
                 abort(404)
-        db.session.expire(found.campaign, ["units"])  # read under the lock if needed
         result = service.sign(found, data, links=links, texts=chosen_texts, prepared=prepared)
     except service.SignatureError as error:
         form.form_errors.append(ERRORS.get(str(error), ERRORS["missing"])())
         db.session.rollback()
+        found = _attached(found)
+        if found is None:
+            abort(404)
         return _render_petition(found, texts, form, status=400)
     # The answer shows the petition as this transaction just read it: no reload after commit.
     session = db.session()
