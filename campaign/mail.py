@@ -403,7 +403,8 @@ def _send_row(public_id, raw, *, sent_rows=None):
     """Send one message; delete it once sent (or leave that to `sent_rows`), or schedule its
     retry. Returns True if sent. No transaction is open while the mail server is spoken to (on
     SQLite a write transaction would hold every other writer back meanwhile)."""
-    db.session.commit()
+    if db.session.registry.has() and db.session().in_transaction():
+        db.session.commit()  # (after a response, often no session at all: none is made)
     try:
         send_raw(raw)
     except MailError as exc:
