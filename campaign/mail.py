@@ -214,6 +214,10 @@ def seal_template(to, template, *, locale=None, **context):
                       raw=raw)
 
 
+#: a message's row (built once: queued on every signature)
+_INSERT_OUTBOX = insert(OutboxMessage.__table__)
+
+
 def queue(sealed):
     """Queue a sealed mail in the current transaction; it is sent after the response (see
     module doc)."""
@@ -221,7 +225,7 @@ def queue(sealed):
     # A request delivers what it queued once its response is sent, nothing else: its messages
     # are born claimed, so the cron leaves them alone unless that delivery never happens.
     delivered_here = has_request_context() or g.get("campaign_after_response", False)
-    db.session.connection().execute(insert(OutboxMessage.__table__), {
+    db.session.connection().execute(_INSERT_OUTBOX, {
         "public_id": sealed.public_id, "created_at": now, "recipient_ct": sealed.recipient_ct,
         "message_ct": sealed.message_ct,
         "next_attempt_at": now + timedelta(minutes=CLAIM_MINUTES) if delivered_here else now})

@@ -28,9 +28,10 @@ from flask import current_app, render_template, request, session
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 from markupsafe import escape
-from sqlalchemy import bindparam, inspect, select
+from sqlalchemy import bindparam, select
 
 from .. import access
+from ..database import row, transient
 from ..extensions import db
 from ..i18n import current_locale
 from ..models import Campaign, Petition, PetitionSnapshot, Unit
@@ -57,14 +58,6 @@ def applies(method="GET"):
     if request.method != method or request.query_string or current_user.is_authenticated:
         return False
     return "_flashes" not in session
-
-
-def row(obj):
-    """Every column value of a loaded row, in its table's column order (None stands for a
-    missing row): the same tuple as a Core row of that table."""
-    if obj is None:
-        return None
-    return tuple(getattr(obj, key) for key in _attribute_keys(type(obj)))
 
 
 def fingerprint(*, campaign, petition, latest_text_id, units, snapshot, names, is_open):
@@ -99,59 +92,6 @@ _PAGE_ROWS = (
     .where(_C.c.slug == bindparam("slug"), _P.c.slug == bindparam("petition_slug"))
     .order_by(_U.c.id)
 )
-
-
-def _attribute_keys(model):
-    """The attribute name of each column of `model`'s table, in column order (computed once)."""
-    keys = _ATTRIBUTE_KEYS.get(model)
-    if keys is None:
-        mapper = inspect(model)
-        keys = _ATTRIBUTE_KEYS[model] = tuple(mapper.get_property_by_column(column).key
-                                              for column in model.__table__.columns)
-    return keys
-
-
-_ATTRIBUTE_KEYS = {}
-
-
-class NotRead:
-    """What a read-only copy holds for a relationship nobody read for it: using it is a bug,
-    said at once (an object outside any session would silently give an empty list)."""
-
-    def __init__(self, name):
-        self._name = name
-
-    def _fail(self, *_args):
-        raise LookupError(f"{self._name} was not read for this read-only copy")
-
-    __iter__ = __len__ = __bool__ = __getitem__ = _fail
-
-    def __getattr__(self, attribute):
-        self._fail()
-
-
-def transient(model, values):
-    """A detached, read-only stand-in for a row (its values in table column order), for the
-    checks made on loaded objects: built without the constructor's attribute events (a tenth of
-    their cost), never added to a session. Its relationships hold `NotRead` until the caller
-    sets one in its `__dict__` (they never load)."""
-    obj = inspect(model).class_manager.new_instance()
-    obj.__dict__.update(_not_read(model))
-    obj.__dict__.update(zip(_attribute_keys(model), values, strict=True))
-    return obj
-
-
-def _not_read(model):
-    """{relationship name: NotRead} for `model` (computed once)."""
-    found = _NOT_READ.get(model)
-    if found is None:
-        found = _NOT_READ[model] = {
-            name: NotRead(f"{model.__name__}.{name}")
-            for name in inspect(model).relationships.keys()}
-    return found
-
-
-_NOT_READ = {}
 
 
 @dataclass(frozen=True)

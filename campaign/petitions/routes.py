@@ -22,7 +22,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import contains_eager
 
 from .. import access, mail, private_links
-from ..database import begin_write, mark_write_request, reads_first, unchanged
+from ..database import begin_write, mark_write_request, reads_first, transient, unchanged
 from ..extensions import db, limiter
 from ..i18n import current_locale
 from ..models import Campaign, Petition, PetitionSnapshot, Unit
@@ -101,7 +101,7 @@ _PETITION_FOR_WRITE = (
 
 def _petition_to_sign(slug, petition_slug):
     """(petition, latest consent text id) for a signature, or (None, None). The petition and
-    its campaign are read-only copies of their rows (page_cache.transient), not ORM objects:
+    its campaign are read-only copies of their rows (database.transient), not ORM objects:
     building those cost a tenth of a signature. Under the write lock `unchanged` compares them
     with the rows as they are then, exactly as it would loaded objects; a page shown again
     takes `_attached`."""
@@ -110,8 +110,8 @@ def _petition_to_sign(slug, petition_slug):
     if row is None:
         return None, None
     values, middle = tuple(row), len(_P.columns)
-    found = page_cache.transient(Petition, values[:middle])
-    found.__dict__["campaign"] = page_cache.transient(Campaign, values[middle:-1])
+    found = transient(Petition, values[:middle])
+    found.__dict__["campaign"] = transient(Campaign, values[middle:-1])
     return found, values[-1]
 
 
@@ -123,7 +123,7 @@ def _attached(found):
 def _read_units(campaign):
     """Give a read-only campaign copy its units as they are now (under the write lock)."""
     rows = db.session.connection().execute(_UNITS_OF_CAMPAIGN, {"campaign_id": campaign.id})
-    campaign.__dict__["units"] = [page_cache.transient(Unit, tuple(row)) for row in rows]
+    campaign.__dict__["units"] = [transient(Unit, tuple(row)) for row in rows]
 
 
 def _petition_page_or_404(slug, petition_slug):

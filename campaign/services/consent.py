@@ -9,6 +9,7 @@ import hashlib
 from flask import current_app
 from sqlalchemy import and_, bindparam, func, select
 
+from ..database import row, transient
 from ..extensions import db
 from ..models import ConsentEvent, ConsentText
 from ..models.base import utcnow
@@ -91,18 +92,17 @@ def current_texts(purposes, *, latest_id=None):
     """{purpose: latest ConsentText} for the given purposes.
 
     With `latest_id` (LATEST_TEXT_ID, read by the caller in the same transaction) the texts
-    come from what this application read before for the same set, as new objects outside the
-    session (read-only: to show, not to attach to a row)."""
+    come from what this application read before for the same set, as read-only copies outside
+    the session (database.transient: to show, not to attach to a row)."""
     if latest_id is not None:
         kept = current_app.extensions.setdefault("campaign_current_texts", {})
         values = kept.get((tuple(purposes), latest_id))
         if values is None:
-            columns = ConsentText.__table__.columns.keys()
-            values = {purpose: {c: getattr(text, c) for c in columns}
-                      for purpose, text in current_texts(purposes).items()}
+            values = {purpose: row(text) for purpose, text in current_texts(purposes).items()}
             kept.clear()  # older sets are never asked for again
             kept[(tuple(purposes), latest_id)] = values
-        return {purpose: ConsentText(**fields) for purpose, fields in values.items()}
+        return {purpose: transient(ConsentText, row_values)
+                for purpose, row_values in values.items()}
     rows = db.session.execute(_CURRENT_TEXTS, {"purposes": list(purposes)}).scalars()
     found = {t.purpose: t for t in rows}
     missing = [p for p in purposes if p not in found]
