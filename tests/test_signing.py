@@ -364,3 +364,24 @@ def test_a_chosen_site_is_checked_under_the_write_lock(app, client, petition, mo
     else:
         assert response.status_code == 200 and LINK_RE.search(response.text)
         assert stored == [site_id]
+
+
+@pytest.mark.parametrize("token", [None, "", "forged", "another-session"])
+def test_a_signature_without_this_sessions_csrf_token_is_refused_and_stores_nothing(
+        app, client, petition, token):
+    """The signing form does not check its token itself: CSRFProtect does, before the view,
+    for every POST. A missing, empty, forged or other session's token is refused."""
+    page = client.get("/c/acme/p/end-it")
+    data = {"name": "Alice Canary", "email": "alice@personal.example",
+            "version_public_name": "1", "version_share_with_reps": "1", "version_contact": "1"}
+    if token == "another-session":
+        data["csrf_token"] = csrf_token(app.test_client().get("/c/acme/p/end-it").text)
+    elif token is not None:
+        data["csrf_token"] = token
+    refused = client.post("/c/acme/p/end-it/sign", data=data)
+    assert refused.status_code == 400
+    assert "The form expired, please submit it again." in refused.text
+    with app.app_context():
+        assert db.session.execute(select(func.count(Signature.id))).scalar() == 0
+    data["csrf_token"] = csrf_token(page.text)  # this session's: accepted
+    assert client.post("/c/acme/p/end-it/sign", data=data).status_code == 200
