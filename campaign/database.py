@@ -91,19 +91,20 @@ def unchanged(*objects):
     """True if the row of each loaded object still holds every column value it was loaded
     with, read in the current transaction (all in one query). False if a row is gone or an
     attribute was never loaded."""
-    states = [inspect(obj) for obj in objects]
-    tables = tuple(state.mapper.local_table for state in states)
+    tables = tuple(type(obj).__table__ for obj in objects)
     row = db.session.connection().execute(
         _rows_by_ids(tables), {f"id_{n}": obj.id for n, obj in enumerate(objects)}).first()
     if row is None:
         return False
-    values = row._mapping
-    for state in states:
-        for prop in state.mapper.column_attrs:
-            column = prop.columns[0]
-            if prop.key not in state.dict or state.dict[prop.key] != values[column]:
-                return False
-    return True
+    # the row's columns are the tables' columns in order: compare with the loaded values so
+    loaded = []
+    for obj in objects:
+        values = inspect(obj).dict
+        loaded.extend(values.get(key, _NOT_LOADED) for key in attribute_keys(type(obj)))
+    return tuple(row) == tuple(loaded)
+
+
+_NOT_LOADED = object()  # equal to no column value
 
 
 def attribute_keys(model):

@@ -385,3 +385,41 @@ def test_a_signature_without_this_sessions_csrf_token_is_refused_and_stores_noth
         assert db.session.execute(select(func.count(Signature.id))).scalar() == 0
     data["csrf_token"] = csrf_token(page.text)  # this session's: accepted
     assert client.post("/c/acme/p/end-it/sign", data=data).status_code == 200
+
+
+def test_a_new_and_a_repeated_address_run_the_same_statements(app, client, petition):
+    """Whether the address signed before is read with the petition (one query): a new and a
+    repeated address then run exactly the same statements, in the same order, and no query of
+    their own for the signer key."""
+    from sqlalchemy import event
+
+    def statements_of(email):
+        page = client.get("/c/acme/p/end-it")
+        data = {"csrf_token": csrf_token(page.text), "name": "Alice Canary", "email": email,
+                "version_public_name": "1", "version_share_with_reps": "1",
+                "version_contact": "1"}
+        seen = []
+
+        def note(_conn, _cursor, statement, *_args):
+            seen.append(" ".join(statement.split()))
+
+        event.listen(engine, "before_cursor_execute", note)
+        try:
+            response = client.post("/c/acme/p/end-it/sign", data=data)
+        finally:
+            event.remove(engine, "before_cursor_execute", note)
+        assert response.status_code == 200
+        return seen
+
+    with app.app_context():
+        engine = db.engine
+    statements_of("warm@personal.example")  # this worker learns the petition's public id
+    new = statements_of("alice@personal.example")
+    repeated = statements_of("alice@personal.example")
+    assert new == repeated
+    assert not any(s.startswith("SELECT signatures.id FROM signatures") for s in new)
+    with app.app_context():
+        kinds = db.session.execute(
+            select(Signature.is_shadow).where(Signature.id > 1).order_by(Signature.id)
+        ).scalars().all()
+    assert kinds == [False, True]  # the repeated address got a shadow

@@ -17,7 +17,7 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, exists, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import contains_eager
 
@@ -25,7 +25,7 @@ from .. import access, mail, private_links
 from ..database import begin_write, mark_write_request, reads_first, transient, unchanged
 from ..extensions import db, limiter
 from ..i18n import current_locale
-from ..models import Campaign, Petition, PetitionSnapshot, Unit
+from ..models import Campaign, Petition, PetitionSnapshot, Signature, Unit
 from ..models.consent import SIGNATURE_PURPOSES
 from ..services import consent
 from ..services import signatures as service
@@ -78,12 +78,15 @@ _PETITION_PAGE_BY_SLUGS = (
     .options(contains_eager(Petition.campaign).joinedload(Campaign.units))
 )
 
-_P, _C, _U = Petition.__table__, Campaign.__table__, Unit.__table__
+_P, _C, _U, _S = (model.__table__ for model in (Petition, Campaign, Unit, Signature))
 
-#: what a signature reads before the write lock, as one plain row: the petition, its campaign
-#: and which consent texts are current (made into read-only copies, see `_petition_to_sign`)
+#: what a signature reads before the write lock, as one plain row: the petition, its campaign,
+#: which consent texts are current (made into read-only copies, see `_petition_to_sign`), and
+#: whether a signer key is taken on this petition
 _PETITION_TO_SIGN_ROW = (
-    select(_P, _C, consent.LATEST_TEXT_ID)
+    select(_P, _C, consent.LATEST_TEXT_ID,
+           exists().where(_S.c.petition_id == _P.c.id,
+                          _S.c.signer_key == bindparam("key")).label("taken"))
     .select_from(_P.join(_C, _P.c.campaign_id == _C.c.id))
     .where(_C.c.slug == bindparam("slug"), _P.c.slug == bindparam("petition_slug"))
 )
@@ -99,20 +102,31 @@ _PETITION_FOR_WRITE = (
 )
 
 
-def _petition_to_sign(slug, petition_slug):
-    """(petition, latest consent text id) for a signature, or (None, None). The petition and
-    its campaign are read-only copies of their rows (database.transient), not ORM objects:
-    building those cost a tenth of a signature. Under the write lock `unchanged` compares them
-    with the rows as they are then, exactly as it would loaded objects; a page shown again
-    takes `_attached`."""
+def _petition_to_sign(slug, petition_slug, email):
+    """(petition, latest consent text id, service.LookedUp) for a signature, or (None, None,
+    None). The petition and its campaign are read-only copies of their rows
+    (database.transient), not ORM objects: building those cost a tenth of a signature. Under
+    the write lock `unchanged` compares them with the rows as they are then, exactly as it
+    would loaded objects; a page shown again takes `_attached`.
+
+    The same query tells whether `email` signed before, by the signer key made with the
+    petition's public id as this worker last read it for these slugs (it never changes; the
+    service looks the key up itself if it was not this one)."""
+    public_ids = current_app.extensions.setdefault("campaign_petition_public_ids", {})
+    public_id = public_ids.get((slug, petition_slug))
+    key = service.signer_key_for(public_id, email) if public_id and email else None
     row = db.session.connection().execute(
-        _PETITION_TO_SIGN_ROW, {"slug": slug, "petition_slug": petition_slug}).first()
+        _PETITION_TO_SIGN_ROW, {"slug": slug, "petition_slug": petition_slug, "key": key}).first()
     if row is None:
-        return None, None
+        return None, None, None
     values, middle = tuple(row), len(_P.columns)
     found = transient(Petition, values[:middle])
-    found.__dict__["campaign"] = transient(Campaign, values[middle:-1])
-    return found, values[-1]
+    found.__dict__["campaign"] = transient(Campaign, values[middle:-2])
+    if public_id != found.public_id:
+        if len(public_ids) >= 256:  # bounded: slugs come from the address
+            public_ids.clear()
+        public_ids[(slug, petition_slug)] = found.public_id
+    return found, values[-2], service.LookedUp(key=key, taken=bool(values[-1]))
 
 
 def _attached(found):
@@ -216,7 +230,8 @@ def _work_domain(campaign, email):
 @access.public
 @reads_first
 def sign(slug, petition_slug):
-    found, latest_text_id = _petition_to_sign(slug, petition_slug)
+    found, latest_text_id, looked_up = _petition_to_sign(
+        slug, petition_slug, request.form.get("email"))
     access.authorize(access.can_view_public_petition(found), hide=True)
     texts = consent.current_texts(SIGNATURE_PURPOSES, latest_id=latest_text_id)
     form = _sign_form(found, texts, formdata=request.form)
@@ -247,7 +262,7 @@ def sign(slug, petition_slug):
     links = _links()
     try:
         # Keys, sealing and the mail before the write lock, which is then held for the writes.
-        prepared = service.prepare(found, data, links=links)
+        prepared = service.prepare(found, data, links=links, looked_up=looked_up)
         petition_id = found.id
         # From here on, under the write lock; the service re-checks on fresh rows: the ones
         # read before if they are unchanged, else read again.
