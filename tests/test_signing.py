@@ -6,7 +6,14 @@ import pytest
 from sqlalchemy import func, select
 
 from campaign.extensions import db
-from campaign.models import Campaign, ConsentEvent, OutboxMessage, Petition, Signature
+from campaign.models import (
+    Campaign,
+    ConsentEvent,
+    DataKey,
+    OutboxMessage,
+    Petition,
+    Signature,
+)
 from campaign.services import petitions as petition_service
 from campaign.services import signatures as signature_service
 from campaign.services.campaigns import get_by_slug
@@ -294,6 +301,12 @@ def test_a_signer_key_taken_after_the_look_up_gives_a_shadow(
         counted = db.session.execute(
             select(func.count(Signature.id)).where(Signature.is_shadow.is_(False))).scalar()
         assert counted == 1
+        # each has a data key of its own, and no key is left without its signature (on
+        # PostgreSQL the loser's key was inserted with its refused row, then given to the shadow)
+        assert first.signature.data_key_id != second.signature.data_key_id
+        assert (db.session.execute(select(func.count(DataKey.id))).scalar()
+                == db.session.execute(select(func.count(Signature.id))).scalar() == 2)
+        assert service.identity(second.signature) == ("Rita Race", "rita@personal.example")
 
 
 def test_a_signature_is_one_transaction_on_postgresql_and_a_read_then_a_write_on_sqlite(
