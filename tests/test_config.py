@@ -16,7 +16,7 @@ from config import DevelopmentConfig, ProductionConfig, new_data_key_spec
 
 ROOT = Path(config_module.__file__).resolve().parent
 REQUIRED = ("SECRET_KEY", "CAMPAIGN_HASH_KEY", "CAMPAIGN_DATA_KEYS", "DATABASE_URL")
-ENV_READ = re.compile(r"""_env(?:_int|_bool)?\(\s*["']([A-Z][A-Z0-9_]*)["']""")
+ENV_READ = re.compile(r"""_env(?:_int|_bool|_float)?\(\s*["']([A-Z][A-Z0-9_]*)["']""")
 
 
 @pytest.fixture
@@ -203,3 +203,16 @@ def test_readme_documents_every_environment_variable():
     documented = set(_readme_configuration_rows())
     assert names - documented == set(), "add these to the README's environment table"
     assert documented - names == set(), "the README documents variables config.py never reads"
+
+
+def test_the_pool_pings_a_database_server_but_not_a_sqlite_file(make_config):
+    """Before each request's queries the pool checks that a server connection is still alive
+    (a restarted PostgreSQL is then invisible to users); a SQLite file has no connection to
+    lose, so no "SELECT 1" is spent on it."""
+    app = create_app(make_config())
+    with app.app_context():
+        engine = db.engine
+        pings = engine.pool._pre_ping
+        dialect = engine.dialect.name
+    assert pings is (dialect != "sqlite")
+    assert app.config["SQLALCHEMY_ENGINE_OPTIONS"].get("pool_pre_ping", False) is pings
