@@ -47,29 +47,28 @@ def reads_first(view):
     return view
 
 
-def begin_write(*, keep_loaded=False):
-    """End the current read transaction; the next one starts with BEGIN IMMEDIATE.
-
+def begin_write():
+    """End the current read transaction, if any; the next one starts with BEGIN IMMEDIATE.
     Objects loaded so far are expired and reload inside the write transaction, so every check
-    made on them is made again on fresh data. With `keep_loaded` they keep their values: the
-    caller then asks `unchanged` whether their rows still hold them, once under the lock.
-    Other databases have no such lock to wait for (each statement of a transaction at READ
-    COMMITTED sees what others committed before it): there, with `keep_loaded`, the transaction
-    simply goes on, and `unchanged` reads the rows as they are then.
-    """
-    if keep_loaded:
-        if db.session.get_bind().dialect.name == "sqlite":
-            session = db.session()
-            session.expire_on_commit = False
-            try:
-                session.commit()  # a read transaction: nothing to write
-            finally:
-                session.expire_on_commit = True
-            g.campaign_committed = False  # what comes next writes
-    else:
-        db.session.rollback()
+    made on them is made again on fresh data.
+
+    Returns True when that transaction holds the database's write lock from its first statement
+    (SQLite): nothing it reads can change before it ends. False where there is no such lock to
+    wait for (PostgreSQL, READ COMMITTED: each statement sees what others committed before it),
+    where a caller that acts on rows read earlier asks `unchanged` first."""
+    db.session.rollback()
     g.campaign_reads_first = False
+    g.campaign_committed = False
     g.campaign_write_request = True
+    return db.session.get_bind().dialect.name == "sqlite"
+
+
+def reads_from_here():
+    """Roll back what is open (giving the write lock back); the rest of the request only reads
+    (a page shown again), in transactions that take no write lock."""
+    db.session.rollback()
+    g.campaign_write_request = False
+    g.campaign_committed = True  # see _wants_immediate
 
 
 _ROWS_BY_IDS = {}

@@ -212,31 +212,56 @@ def test_an_address_signing_between_prepare_and_the_lock_gets_the_already_signed
         assert subjects == ["Your private link", "About your recent request"]
 
 
-def test_a_petition_closed_between_the_read_and_the_write_lock_takes_no_signature(
+def _organizer_writes(app, statement):
+    """Run `statement` from another connection, as an organizer would; True if it committed,
+    False if the database kept it out (SQLite: a signature holds the write lock)."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.exc import OperationalError
+
+    url = app.config["SQLALCHEMY_DATABASE_URI"]
+    other = create_engine(url, connect_args={"timeout": 0.2} if url.startswith("sqlite") else {})
+    try:
+        with other.begin() as connection:
+            connection.execute(statement)
+        return True
+    except OperationalError:
+        return False
+    finally:
+        other.dispose()
+
+
+def test_a_petition_closed_while_a_signature_is_prepared_never_gets_it(
         app, client, petition, monkeypatch):
-    """The view reads the petition, prepares, then takes the write lock: there it checks that
-    the rows it read are unchanged and reads them again if not, so a petition closed meanwhile
-    (here, by another connection during `prepare`) refuses the signature."""
-    from sqlalchemy import create_engine, update
+    """An organizer closes the petition while a signature is being prepared (here, from
+    another connection during `prepare`). On SQLite the signature holds the write lock from its
+    first read, so the close cannot happen before it commits: the signature is kept, the close
+    waits. On PostgreSQL the close commits, and the signature, which checks the rows it read
+    are unchanged before writing, is refused."""
+    from sqlalchemy import update
 
     from campaign.services import signatures as service
 
     real_prepare = service.prepare
+    closed = []
 
     def prepare_while_an_organizer_closes_it(*args, **kwargs):
-        other = create_engine(app.config["SQLALCHEMY_DATABASE_URI"])
-        with other.begin() as connection:
-            connection.execute(update(Petition).values(status="closed"))
-        other.dispose()
+        closed.append(_organizer_writes(app, update(Petition).values(status="closed")))
         return real_prepare(*args, **kwargs)
 
     monkeypatch.setattr(service, "prepare", prepare_while_an_organizer_closes_it)
     response = sign(client)
-    assert response.status_code == 400
-    assert "not open for signatures" in response.text
     with app.app_context():
-        assert db.session.execute(select(func.count(Signature.id))).scalar() == 0
-        assert db.session.execute(select(func.count(OutboxMessage.id))).scalar() == 0
+        stored = db.session.execute(select(func.count(Signature.id))).scalar()
+        mails = db.session.execute(select(func.count(OutboxMessage.id))).scalar()
+        status = db.session.execute(select(Petition.status)).scalar()
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        assert closed == [False] and status == "open"
+        assert response.status_code == 200 and (stored, mails) == (1, 1)
+    else:
+        assert closed == [True] and status == "closed"
+        assert response.status_code == 400
+        assert "not open for signatures" in response.text
+        assert (stored, mails) == (0, 0)
 
 
 def test_unchanged_tells_a_loaded_row_from_one_changed_or_deleted_since(app, petition):
@@ -309,11 +334,9 @@ def test_a_signer_key_taken_after_the_look_up_gives_a_shadow(
         assert service.identity(second.signature) == ("Rita Race", "rita@personal.example")
 
 
-def test_a_signature_is_one_transaction_on_postgresql_and_a_read_then_a_write_on_sqlite(
-        app, client, petition):
-    """SQLite reads in a deferred transaction and then takes the write lock (BEGIN IMMEDIATE)
-    for the writes; PostgreSQL has no such lock to wait for, so the request's reads and writes
-    are one transaction: one BEGIN and one COMMIT, one connection from the pool."""
+def test_a_signature_is_one_transaction(app, client, petition):
+    """A signature's reads and writes are one transaction: one connection from the pool, one
+    BEGIN (on SQLite, BEGIN IMMEDIATE: the write lock from the first read), one COMMIT."""
     from sqlalchemy import event
 
     page = client.get("/c/acme/p/end-it")
@@ -323,9 +346,12 @@ def test_a_signature_is_one_transaction_on_postgresql_and_a_read_then_a_write_on
     with app.app_context():
         engine = db.engine
     seen = []
+    statements = []
     listeners = [(engine, "begin", lambda _conn: seen.append("begin")),
                  (engine, "commit", lambda _conn: seen.append("commit")),
-                 (engine.pool, "checkout", lambda *_args: seen.append("checkout"))]
+                 (engine.pool, "checkout", lambda *_args: seen.append("checkout")),
+                 (engine, "before_cursor_execute",
+                  lambda _conn, _cursor, statement, *_args: statements.append(statement))]
     for target, name, listener in listeners:
         event.listen(target, name, listener)
     try:
@@ -334,21 +360,23 @@ def test_a_signature_is_one_transaction_on_postgresql_and_a_read_then_a_write_on
         for target, name, listener in listeners:
             event.remove(target, name, listener)
     assert response.status_code == 200 and LINK_RE.search(response.text)
-    if engine.dialect.name == "postgresql":
-        assert seen == ["checkout", "begin", "commit"]
-    else:
-        assert seen == ["checkout", "begin", "commit", "checkout", "begin", "commit"]
+    assert seen == ["checkout", "begin", "commit"]
+    if engine.dialect.name == "sqlite":
+        assert statements[0] == "BEGIN IMMEDIATE"
+        assert not any(s.startswith("BEGIN") for s in statements[1:])
     with app.app_context():
         assert db.session.execute(select(func.count(Signature.id))).scalar() == 1
 
 
 @pytest.mark.parametrize("retired", [False, True])
-def test_a_chosen_site_is_checked_under_the_write_lock(app, client, petition, monkeypatch,
-                                                       retired):
-    """The site a signer chose is checked against the campaign's units as they are under the
-    write lock: kept when still active, refused with a clear message when an organizer
-    retired it meanwhile (here, by another connection during `prepare`)."""
-    from sqlalchemy import create_engine, update
+def test_a_chosen_site_is_checked_against_the_units_as_they_are_when_it_is_written(
+        app, client, petition, monkeypatch, retired):
+    """The site a signer chose is checked against the campaign's units as they are when the
+    signature is written: kept while active. An organizer retiring it while the signature is
+    prepared (another connection, during `prepare`) waits for the signature on SQLite (it holds
+    the write lock); on PostgreSQL the retirement commits and the choice is refused with a
+    clear message."""
+    from sqlalchemy import update
 
     from campaign.models import Unit
     from campaign.services import signatures as service
@@ -357,24 +385,24 @@ def test_a_chosen_site_is_checked_under_the_write_lock(app, client, petition, mo
         site_id = db.session.execute(
             select(Unit.id).where(Unit.kind == "site").order_by(Unit.id)).scalars().first()
     real_prepare = service.prepare
+    done = []
 
     def prepare_while_an_organizer_retires_it(*args, **kwargs):
         if retired:
-            other = create_engine(app.config["SQLALCHEMY_DATABASE_URI"])
-            with other.begin() as connection:
-                connection.execute(update(Unit).where(Unit.id == site_id).values(is_active=False))
-            other.dispose()
+            done.append(_organizer_writes(
+                app, update(Unit).where(Unit.id == site_id).values(is_active=False)))
         return real_prepare(*args, **kwargs)
 
     monkeypatch.setattr(service, "prepare", prepare_while_an_organizer_retires_it)
     response = sign(client, extra={"site": str(site_id)})
     with app.app_context():
         stored = db.session.execute(select(Signature.site_id)).scalars().all()
-    if retired:
+    if retired and done == [True]:  # PostgreSQL: no write lock kept the organizer out
         assert response.status_code == 400
         assert "Choose a site and a department from the lists." in response.text
         assert stored == []
     else:
+        assert done == ([False] if retired else [])
         assert response.status_code == 200 and LINK_RE.search(response.text)
         assert stored == [site_id]
 

@@ -22,7 +22,14 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import contains_eager
 
 from .. import access, mail, private_links
-from ..database import begin_write, mark_write_request, reads_first, transient, unchanged
+from ..database import (
+    begin_write,
+    mark_write_request,
+    reads_first,
+    reads_from_here,
+    transient,
+    unchanged,
+)
 from ..extensions import db, limiter
 from ..i18n import current_locale
 from ..models import Campaign, Petition, PetitionSnapshot, Signature, Unit
@@ -177,10 +184,8 @@ def _snapshot(petition, loaded=None):
     return snapshot
 
 
-def _sign_form(petition, texts, formdata=None):
-    if formdata is None:
-        return SignForm().setup(petition, texts, current_locale())
-    return SignForm(formdata=formdata).setup(petition, texts, current_locale(), units=False)
+def _sign_form(petition, texts):
+    return SignForm().setup(petition, texts, current_locale())
 
 
 @bp.get("/c/<slug>/p/<petition_slug>")
@@ -230,14 +235,20 @@ def _work_domain(campaign, email):
 @access.public
 @reads_first
 def sign(slug, petition_slug):
+    # The form is checked before anything is read: a signature then takes the write lock at
+    # its first query (SQLite), so what it reads stays true until it commits; a page shown
+    # again (errors, a warning) gives the lock back first (`reads_from_here`).
+    form = SignForm(formdata=request.form)
+    valid = form.validate_on_submit()
+    holds_lock = begin_write() if valid and not form.website.data else False
     found, latest_text_id, looked_up = _petition_to_sign(
         slug, petition_slug, request.form.get("email"))
     access.authorize(access.can_view_public_petition(found), hide=True)
     texts = consent.current_texts(SIGNATURE_PURPOSES, latest_id=latest_text_id)
-    form = _sign_form(found, texts, formdata=request.form)
+    form.setup(found, texts, current_locale(), units=False)
     if not service.petition_is_open(found):
         abort(404)
-    if not form.validate_on_submit():
+    if not valid:
         return _render_petition(_attached(found), texts, form, status=400)
     if form.website.data:
         # A bot filled the honeypot: answer like a success, store nothing.
@@ -245,7 +256,7 @@ def sign(slug, petition_slug):
             found, url_for("petitions.open_link", token="0" * 43, _external=True),
             needs_confirmation=False)
     if _work_domain(found.campaign, form.email.data) and not form.use_work_address.data:
-        return _render_petition(_attached(found), texts, form, work_warning=True)
+        return _shown_again(found, texts, form, work_warning=True)
     shown = form.shown_versions()
     chosen_texts = {}
     for purpose in SIGNATURE_PURPOSES:
@@ -253,7 +264,7 @@ def sign(slug, petition_slug):
             consent.get_text(purpose, shown[purpose]) if shown[purpose] else None)
         if text is None:
             form.form_errors.append(ERRORS["bad_version"]())
-            return _render_petition(_attached(found), texts, form, status=400)
+            return _shown_again(found, texts, form, status=400)
         chosen_texts[purpose] = text
     data = service.SignerInput(
         name=form.name.data, email=form.email.data, site_id=form.site.data,
@@ -261,28 +272,20 @@ def sign(slug, petition_slug):
         locale=current_locale())
     links = _links()
     try:
-        # Keys, sealing and the mail before the write lock, which is then held for the writes.
         prepared = service.prepare(found, data, links=links, looked_up=looked_up)
-        petition_id = found.id
-        # From here on, under the write lock; the service re-checks on fresh rows: the ones
-        # read before if they are unchanged, else read again.
-        begin_write(keep_loaded=True)
-        if unchanged(found, found.campaign):
-            if data.site_id is not None or data.department_id is not None:
-                _read_units(found.campaign)  # the service checks the choice against them
-        else:  # the session's own objects, read now (their units too, when needed)
+        if not holds_lock and not unchanged(found, found.campaign):
+            # No write lock here (PostgreSQL): a row read before `prepare` changed meanwhile.
+            # The service checks again on the session's own objects, read now.
             found = db.session.execute(_PETITION_FOR_WRITE,
-                                       {"id": petition_id}).scalar_one_or_none()
+                                       {"id": found.id}).scalar_one_or_none()
             if found is None:
                 abort(404)
+        elif data.site_id is not None or data.department_id is not None:
+            _read_units(found.campaign)  # the service checks the choice against them
         result = service.sign(found, data, links=links, texts=chosen_texts, prepared=prepared)
     except service.SignatureError as error:
         form.form_errors.append(ERRORS.get(str(error), ERRORS["missing"])())
-        db.session.rollback()
-        found = _attached(found)
-        if found is None:
-            abort(404)
-        return _render_petition(found, texts, form, status=400)
+        return _shown_again(found, texts, form, status=400)
     # The answer shows the petition as this transaction just read it: no reload after commit.
     session = db.session()
     session.expire_on_commit = False
@@ -293,6 +296,16 @@ def sign(slug, petition_slug):
     return page_cache.thank_you(
         found, url_for("petitions.open_link", token=result.token, _external=True),
         needs_confirmation=result.needs_confirmation)
+
+
+def _shown_again(found, texts, form, **options):
+    """The petition page with the submitted form, once the write lock (if any) is given back
+    and nothing of this request is kept."""
+    reads_from_here()
+    found = _attached(found)
+    if found is None:
+        abort(404)
+    return _render_petition(found, texts, form, **options)
 
 
 @bp.route("/confirm/<token>", methods=["GET", "POST"])
