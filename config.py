@@ -70,7 +70,8 @@ class Config:
         self.DATA_KEYS = parse_data_keys(_env("CAMPAIGN_DATA_KEYS"))
         self.HASH_KEY = _env("CAMPAIGN_HASH_KEY")
         self.SQLALCHEMY_DATABASE_URI = _env("DATABASE_URL")
-        self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+        # No pool_pre_ping: database.configure_engine checks connections that sat idle.
+        self.SQLALCHEMY_ENGINE_OPTIONS = {}
         self.SQLITE_BUSY_TIMEOUT_MS = _env_int("CAMPAIGN_SQLITE_BUSY_TIMEOUT_MS", 15000)
 
         self.BABEL_DEFAULT_LOCALE = _env("CAMPAIGN_DEFAULT_LOCALE", "fr")

@@ -29,11 +29,6 @@ def create_app(config=None):
     from .extensions import babel, csrf, db, init_limiter, login_manager, migrate
     from .i18n import select_locale
 
-    if str(app.config.get("SQLALCHEMY_DATABASE_URI") or "").startswith("sqlite"):
-        # A file has no server connection to lose: no "SELECT 1" before each request's queries.
-        options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
-        options.pop("pool_pre_ping", None)
-        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
     db.init_app(app)
     migrate.init_app(app, db, directory=config.MIGRATIONS_FOLDER, render_as_batch=True,
                      compare_type=True)

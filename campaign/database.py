@@ -13,6 +13,7 @@ import time
 
 from flask import current_app, g, has_request_context, request
 from sqlalchemy import bindparam, event, inspect, select, true
+from sqlalchemy.exc import DisconnectionError
 
 from .extensions import db
 
@@ -191,6 +192,7 @@ def configure_engine(app):
     with app.app_context():
         engine = db.engine
     if engine.dialect.name != "sqlite":
+        _ping_when_idle(engine)
         return
     busy_ms = int(app.config.get("SQLITE_BUSY_TIMEOUT_MS", 15000))
     is_memory = engine.url.database in (None, "", ":memory:")
@@ -230,6 +232,39 @@ def configure_engine(app):
         event.listen(engine, "rollback", queue.leave)
         event.listen(engine, "checkin", queue.give_back)  # safety net: back in the pool
         event.listen(engine, "close", queue.forget)
+
+
+#: a pooled server connection unused for longer than this is checked before it is handed out
+PING_AFTER_IDLE_SECONDS = 1.0
+_IDLE_SINCE = "campaign_idle_since"
+
+
+def _ping_when_idle(engine):
+    """Check a server connection that sat unused in the pool (a restarted database, a timeout
+    or a firewall drops those) with the dialect's own ping before handing it out; one given
+    back moments ago is handed out as it is. (SQLAlchemy's pool_pre_ping pings at every
+    checkout: a round trip per request, as much as the petition page's query.) A connection that
+    died while in use is noticed by its failing statement instead: SQLAlchemy drops it and every
+    pooled connection older than the failure, that request gets the translated 503 with nothing
+    written, and the next one connects anew."""
+
+    @event.listens_for(engine, "connect")
+    def _connected(_dbapi_connection, record):
+        record.info[_IDLE_SINCE] = time.monotonic()
+
+    @event.listens_for(engine, "checkin")
+    def _given_back(_dbapi_connection, record):
+        if record is not None:
+            record.info[_IDLE_SINCE] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _handed_out(dbapi_connection, record, _proxy):
+        if time.monotonic() - record.info.get(_IDLE_SINCE, 0) < PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as error:
+            raise DisconnectionError from error  # the pool retries with a new connection
 
 
 class WriterQueue:

@@ -205,14 +205,52 @@ def test_readme_documents_every_environment_variable():
     assert documented - names == set(), "the README documents variables config.py never reads"
 
 
-def test_the_pool_pings_a_database_server_but_not_a_sqlite_file(make_config):
-    """Before each request's queries the pool checks that a server connection is still alive
-    (a restarted PostgreSQL is then invisible to users); a SQLite file has no connection to
-    lose, so no "SELECT 1" is spent on it."""
+def test_an_idle_server_connection_is_checked_before_use_and_a_busy_one_is_not(
+        make_config, database_url, monkeypatch):
+    """A pooled PostgreSQL connection unused for a while is pinged before it is handed out, and
+    replaced if the server dropped it: the request never sees it. One given back moments ago is
+    handed out without a round trip; if it died meanwhile, its statement fails, SQLAlchemy drops
+    the pool, and the next use connects anew."""
+    import time
+
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.exc import OperationalError
+
+    from campaign import database
+
+    if database_url.startswith("sqlite"):
+        pytest.skip("a SQLite file has no server connection to lose (nothing is pinged)")
+    admin = create_engine(database_url, isolation_level="AUTOCOMMIT")
+
+    def drop(pid):
+        with admin.connect() as connection:
+            connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+            for _ in range(100):
+                if not connection.execute(text("SELECT 1 FROM pg_stat_activity WHERE pid = :pid"),
+                                          {"pid": pid}).first():
+                    return
+                time.sleep(0.02)
+
+    def backend():
+        with engine.connect() as connection:
+            return connection.execute(text("SELECT pg_backend_pid()")).scalar()
+
     app = create_app(make_config())
-    with app.app_context():
-        engine = db.engine
-        pings = engine.pool._pre_ping
-        dialect = engine.dialect.name
-    assert pings is (dialect != "sqlite")
-    assert app.config["SQLALCHEMY_ENGINE_OPTIONS"].get("pool_pre_ping", False) is pings
+    try:
+        with app.app_context():
+            engine = db.engine
+            assert not engine.pool._pre_ping  # no round trip at every checkout
+            first = backend()
+            drop(first)
+            monkeypatch.setattr(database, "PING_AFTER_IDLE_SECONDS", 3600)  # "just used"
+            with pytest.raises(OperationalError), engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+            second = backend()  # the failure dropped the pool: a new connection
+            assert second != first
+            drop(second)
+            monkeypatch.setattr(database, "PING_AFTER_IDLE_SECONDS", 0)  # idle long enough
+            third = backend()  # pinged, found dead, replaced before use: no error
+            assert third not in (first, second)
+            db.engine.dispose()
+    finally:
+        admin.dispose()
