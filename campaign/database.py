@@ -12,7 +12,7 @@ import os
 import time
 
 from flask import current_app, g, has_request_context, request
-from sqlalchemy import bindparam, event, inspect, select, true
+from sqlalchemy import event, inspect
 from sqlalchemy.exc import DisconnectionError
 
 from .extensions import db
@@ -49,19 +49,14 @@ def reads_first(view):
 
 
 def begin_write():
-    """End the current read transaction, if any; the next one starts with BEGIN IMMEDIATE.
-    Objects loaded so far are expired and reload inside the write transaction, so every check
-    made on them is made again on fresh data.
-
-    Returns True when that transaction holds the database's write lock from its first statement
-    (SQLite): nothing it reads can change before it ends. False where there is no such lock to
-    wait for (PostgreSQL, READ COMMITTED: each statement sees what others committed before it),
-    where a caller that acts on rows read earlier asks `unchanged` first."""
+    """End the current read transaction, if any; the next one starts with BEGIN IMMEDIATE
+    (SQLite), so nothing it reads can change before it ends. Objects loaded so far are expired
+    and reload inside the write transaction, so every check made on them is made again on fresh
+    data. (PostgreSQL has no such lock: there a caller locks the rows it relies on, FOR SHARE.)"""
     db.session.rollback()
     g.campaign_reads_first = False
     g.campaign_committed = False
     g.campaign_write_request = True
-    return db.session.get_bind().dialect.name == "sqlite"
 
 
 def reads_from_here():
@@ -70,41 +65,6 @@ def reads_from_here():
     db.session.rollback()
     g.campaign_write_request = False
     g.campaign_committed = True  # see _wants_immediate
-
-
-_ROWS_BY_IDS = {}
-
-
-def _rows_by_ids(tables):
-    """One SELECT of the row of each table by its id (a cross join of single rows, said so)."""
-    statement = _ROWS_BY_IDS.get(tables)
-    if statement is None:
-        joined = tables[0]
-        for table in tables[1:]:
-            joined = joined.join(table, true())
-        statement = _ROWS_BY_IDS[tables] = select(*tables).select_from(joined).where(
-            *(table.c.id == bindparam(f"id_{n}") for n, table in enumerate(tables)))
-    return statement
-
-
-def unchanged(*objects):
-    """True if the row of each loaded object still holds every column value it was loaded
-    with, read in the current transaction (all in one query). False if a row is gone or an
-    attribute was never loaded."""
-    tables = tuple(type(obj).__table__ for obj in objects)
-    row = db.session.connection().execute(
-        _rows_by_ids(tables), {f"id_{n}": obj.id for n, obj in enumerate(objects)}).first()
-    if row is None:
-        return False
-    # the row's columns are the tables' columns in order: compare with the loaded values so
-    loaded = []
-    for obj in objects:
-        values = inspect(obj).dict
-        loaded.extend(values.get(key, _NOT_LOADED) for key in attribute_keys(type(obj)))
-    return tuple(row) == tuple(loaded)
-
-
-_NOT_LOADED = object()  # equal to no column value
 
 
 def attribute_keys(model):

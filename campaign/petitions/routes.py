@@ -28,7 +28,6 @@ from ..database import (
     reads_first,
     reads_from_here,
     transient,
-    unchanged,
 )
 from ..extensions import db, limiter
 from ..i18n import current_locale
@@ -98,8 +97,15 @@ _PETITION_TO_SIGN_ROW = (
     .where(_C.c.slug == bindparam("slug"), _P.c.slug == bindparam("petition_slug"))
 )
 
-#: a campaign's units as plain rows, read under the write lock when a signer chose one
-_UNITS_OF_CAMPAIGN = select(_U).where(_U.c.campaign_id == bindparam("campaign_id"))
+#: the same for a signature about to be written: on PostgreSQL the petition's and campaign's
+#: rows are share-locked until the transaction ends (an organizer's change waits for it); on
+#: SQLite (nothing rendered) the transaction holds the database's write lock already
+_PETITION_TO_SIGN_ROW_LOCKED = _PETITION_TO_SIGN_ROW.with_for_update(read=True, of=(_P, _C))
+
+#: a campaign's units as plain rows, read (share-locked on PostgreSQL, like the petition) when
+#: a signer chose one
+_UNITS_OF_CAMPAIGN = (select(_U).where(_U.c.campaign_id == bindparam("campaign_id"))
+                      .with_for_update(read=True))
 
 #: the same petition again inside the write transaction, when what was read before changed
 _PETITION_FOR_WRITE = (
@@ -109,12 +115,13 @@ _PETITION_FOR_WRITE = (
 )
 
 
-def _petition_to_sign(slug, petition_slug, email):
+def _petition_to_sign(slug, petition_slug, email, *, writing=False):
     """(petition, latest consent text id, service.LookedUp) for a signature, or (None, None,
     None). The petition and its campaign are read-only copies of their rows
-    (database.transient), not ORM objects: building those cost a tenth of a signature. Under
-    the write lock `unchanged` compares them with the rows as they are then, exactly as it
-    would loaded objects; a page shown again takes `_attached`.
+    (database.transient), not ORM objects: building those cost a tenth of a signature; a page
+    shown again takes `_attached`. `writing`: the signature is to be written in this
+    transaction, which then keeps what it reads true until it commits (SQLite: `begin_write`
+    took the write lock; PostgreSQL: the rows are read FOR SHARE).
 
     The same query tells whether `email` signed before, by the signer key made with the
     petition's public id as this worker last read it for these slugs (it never changes; the
@@ -123,7 +130,8 @@ def _petition_to_sign(slug, petition_slug, email):
     public_id = public_ids.get((slug, petition_slug))
     key = service.signer_key_for(public_id, email) if public_id and email else None
     row = db.session.connection().execute(
-        _PETITION_TO_SIGN_ROW, {"slug": slug, "petition_slug": petition_slug, "key": key}).first()
+        _PETITION_TO_SIGN_ROW_LOCKED if writing else _PETITION_TO_SIGN_ROW,
+        {"slug": slug, "petition_slug": petition_slug, "key": key}).first()
     if row is None:
         return None, None, None
     values, middle = tuple(row), len(_P.columns)
@@ -240,9 +248,11 @@ def sign(slug, petition_slug):
     # again (errors, a warning) gives the lock back first (`reads_from_here`).
     form = SignForm(formdata=request.form)
     valid = form.validate_on_submit()
-    holds_lock = begin_write() if valid and not form.website.data else False
+    writing = valid and not form.website.data
+    if writing:
+        begin_write()
     found, latest_text_id, looked_up = _petition_to_sign(
-        slug, petition_slug, request.form.get("email"))
+        slug, petition_slug, request.form.get("email"), writing=writing)
     access.authorize(access.can_view_public_petition(found), hide=True)
     texts = consent.current_texts(SIGNATURE_PURPOSES, latest_id=latest_text_id)
     form.setup(found, texts, current_locale(), units=False)
@@ -273,14 +283,7 @@ def sign(slug, petition_slug):
     links = _links()
     try:
         prepared = service.prepare(found, data, links=links, looked_up=looked_up)
-        if not holds_lock and not unchanged(found, found.campaign):
-            # No write lock here (PostgreSQL): a row read before `prepare` changed meanwhile.
-            # The service checks again on the session's own objects, read now.
-            found = db.session.execute(_PETITION_FOR_WRITE,
-                                       {"id": found.id}).scalar_one_or_none()
-            if found is None:
-                abort(404)
-        elif data.site_id is not None or data.department_id is not None:
+        if data.site_id is not None or data.department_id is not None:
             _read_units(found.campaign)  # the service checks the choice against them
         result = service.sign(found, data, links=links, texts=chosen_texts, prepared=prepared)
     except service.SignatureError as error:
