@@ -86,9 +86,9 @@ _PETITION_PAGE_BY_SLUGS = (
 
 _P, _C, _U, _S = (model.__table__ for model in (Petition, Campaign, Unit, Signature))
 
-#: what a signature reads before the write lock, as one plain row: the petition, its campaign,
-#: which consent texts are current (made into read-only copies, see `_petition_to_sign`), and
-#: whether a signer key is taken on this petition
+#: what a signature reads, as one plain row: the petition, its campaign, which consent texts
+#: are current (made into read-only copies, see `_petition_to_sign`), and whether a signer key
+#: is taken on this petition
 _PETITION_TO_SIGN_ROW = (
     select(_P, _C, consent.LATEST_TEXT_ID,
            exists().where(_S.c.petition_id == _P.c.id,
@@ -107,8 +107,9 @@ _PETITION_TO_SIGN_ROW_LOCKED = _PETITION_TO_SIGN_ROW.with_for_update(read=True, 
 _UNITS_OF_CAMPAIGN = (select(_U).where(_U.c.campaign_id == bindparam("campaign_id"))
                       .with_for_update(read=True))
 
-#: the same petition again inside the write transaction, when what was read before changed
-_PETITION_FOR_WRITE = (
+#: the session's own petition and campaign by id (a page shown again after a signature's
+#: read-only copies)
+_PETITION_BY_ID = (
     select(Petition).join(Petition.campaign).where(Petition.id == bindparam("id"))
     .options(contains_eager(Petition.campaign))
     .execution_options(populate_existing=True)
@@ -146,11 +147,12 @@ def _petition_to_sign(slug, petition_slug, email, *, writing=False):
 
 def _attached(found):
     """The session's own petition (and campaign) for a read-only copy, to render a page."""
-    return db.session.execute(_PETITION_FOR_WRITE, {"id": found.id}).scalar_one_or_none()
+    return db.session.execute(_PETITION_BY_ID, {"id": found.id}).scalar_one_or_none()
 
 
 def _read_units(campaign):
-    """Give a read-only campaign copy its units as they are now (under the write lock)."""
+    """Give a read-only campaign copy its units as they are now (the signature's transaction
+    keeps them so: write lock on SQLite, FOR SHARE on PostgreSQL)."""
     rows = db.session.connection().execute(_UNITS_OF_CAMPAIGN, {"campaign_id": campaign.id})
     campaign.__dict__["units"] = [transient(Unit, tuple(row)) for row in rows]
 

@@ -225,9 +225,9 @@ def _key_exists(petition, key):
 
 @dataclass(frozen=True)
 class Prepared:
-    """What an online signature computes before the write lock: the keyed hash of the address,
-    the tokens, the sealed identity, and the mail for the case a look-up made then expects.
-    `sign` decides again under the lock and seals the other mail only if that changed."""
+    """What an online signature computes before it writes: the keyed hash of the address, the
+    tokens, the sealed identity, and the mail for the case a look-up made then expects. `sign`
+    lets the unique constraint decide a race and seals the other mail only if that changed."""
 
     key: str
     token: str
