@@ -214,8 +214,9 @@ def seal_template(to, template, *, locale=None, **context):
                       raw=raw)
 
 
-#: a message's row (built once: queued on every signature)
-_INSERT_OUTBOX = insert(OutboxMessage.__table__)
+#: a message's row (built once: queued on every signature); inline: no RETURNING of an id
+#: nobody reads
+_INSERT_OUTBOX = insert(OutboxMessage.__table__).inline()
 
 
 def queue(sealed):

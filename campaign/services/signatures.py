@@ -123,7 +123,7 @@ def seal_signer(name, email):
 #: the rows of a new signature, written with Core statements (signing is the hot path: the
 #: ORM's unit of work cost more than the inserts themselves)
 _INSERT_DATA_KEY = insert(DataKey.__table__).returning(DataKey.__table__.c.id)
-_INSERT_EVENTS = insert(ConsentEvent.__table__)
+_INSERT_EVENTS = insert(ConsentEvent.__table__).inline()  # no RETURNING of unused ids
 _KEY_EXISTS = (
     select(Signature.id)
     .where(Signature.petition_id == bindparam("petition_id"),
