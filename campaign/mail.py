@@ -222,15 +222,35 @@ _INSERT_OUTBOX = insert(OutboxMessage.__table__).inline()
 def queue(sealed):
     """Queue a sealed mail in the current transaction; it is sent after the response (see
     module doc)."""
+    db.session.connection().execute(_INSERT_OUTBOX, outbox_row(sealed))
+    queued(sealed)
+
+
+#: the columns of a queued message's row (`outbox_row`)
+OUTBOX_VALUES = ("public_id", "created_at", "recipient_ct", "message_ct", "attempts",
+                 "next_attempt_at")
+
+
+def _delivered_here():
+    return has_request_context() or g.get("campaign_after_response", False)
+
+
+def outbox_row(sealed):
+    """The outbox row `queue` writes for a sealed mail (a caller may write it in a statement of
+    its own, then call `queued`)."""
     now = utcnow()
     # A request delivers what it queued once its response is sent, nothing else: its messages
     # are born claimed, so the cron leaves them alone unless that delivery never happens.
-    delivered_here = has_request_context() or g.get("campaign_after_response", False)
-    db.session.connection().execute(_INSERT_OUTBOX, {
-        "public_id": sealed.public_id, "created_at": now, "recipient_ct": sealed.recipient_ct,
-        "message_ct": sealed.message_ct,
-        "next_attempt_at": now + timedelta(minutes=CLAIM_MINUTES) if delivered_here else now})
-    if delivered_here:
+    return {"public_id": sealed.public_id, "created_at": now,
+            "recipient_ct": sealed.recipient_ct, "message_ct": sealed.message_ct, "attempts": 0,
+            "next_attempt_at": (now + timedelta(minutes=CLAIM_MINUTES) if _delivered_here()
+                                else now)}
+
+
+def queued(sealed):
+    """The row of `sealed` is written in the current transaction: deliver it after the
+    response, once that transaction commits."""
+    if _delivered_here():
         # Kept in memory for the delivery after the response, which then need not read the
         # message back and decrypt it. It is sent only once its transaction commits (see
         # `_on_commit`).

@@ -223,13 +223,14 @@ class CuttingProxy:
 def test_postgresql_cut_mid_transaction_gives_503_and_rolls_everything_back(
         petition, make_config, database_url):
     """Tried: the connection to PostgreSQL dropped at the moment the signing transaction sends
-    its last INSERT (the outbox row), after the data key, the signature and its consent event."""
+    its COMMIT, after its writes (the data key, the signature and the outbox row, one
+    statement) reached the server."""
     if _is_sqlite(database_url):
         pytest.skip("needs PostgreSQL over TCP (CAMPAIGN_TEST_DATABASE_URL); the SQLite run "
                     "covers the locked and full-disk faults")
     app = petition
     url = make_url(database_url)
-    proxy = CuttingProxy(url.host or "127.0.0.1", url.port or 5432, b"INSERT INTO outbox")
+    proxy = CuttingProxy(url.host or "127.0.0.1", url.port or 5432, b"COMMIT\x00")
     proxied_url = url.set(host="127.0.0.1", port=proxy.port).update_query_dict(
         {"sslmode": "disable"})
     cut_app = create_app(make_config(
@@ -243,9 +244,11 @@ def test_postgresql_cut_mid_transaction_gives_503_and_rolls_everything_back(
         response = client.post(SIGN, data=form(csrf_token(page.text)), headers=FRENCH)
         proxy.armed.clear()
         assert proxy.cuts == 1
-        # The transaction had written the data key and the signature when the line went dead.
+        # The transaction had sent the data key, the signature and the outbox row when the line
+        # went dead.
         assert b"INSERT INTO data_keys" in proxy.sent_before_cut
         assert b"INSERT INTO signatures" in proxy.sent_before_cut
+        assert b"INSERT INTO outbox" in proxy.sent_before_cut
         assert_translated_503(response)
         assert rows(app) == NOTHING
         # The pool notices the dead connection; the next signer gets through.

@@ -390,8 +390,11 @@ def test_a_new_and_a_repeated_address_run_the_same_statements(app, client, petit
     repeated = statements_of("alice@personal.example")
     assert new == repeated
     assert not any(s.startswith("SELECT signatures.id FROM signatures") for s in new)
-    # the outbox row is written without fetching back an id nobody reads
-    assert [s for s in new if s.startswith("INSERT INTO outbox") and "RETURNING" not in s]
+    # the outbox row is written (on PostgreSQL in the signature's own statement) without
+    # fetching back an id nobody reads
+    outbox = [s for s in new if "INSERT INTO outbox" in s]
+    assert len(outbox) == 1 and "RETURNING outbox" not in outbox[0]
+    assert outbox[0].startswith("WITH" if engine.dialect.name == "postgresql" else "INSERT")
     with app.app_context():
         kinds = db.session.execute(
             select(Signature.is_shadow).where(Signature.id > 1).order_by(Signature.id)

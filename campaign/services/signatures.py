@@ -8,14 +8,14 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import bindparam, delete, func, insert, select
+from sqlalchemy import bindparam, delete, exists, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from .. import audit, mail
 from ..crypto import keyed_hash, new_public_id, new_token, normalize_identifier, token_hash
 from ..extensions import db
-from ..models import ConsentEvent, DataKey, Petition, PetitionSnapshot, Signature
+from ..models import ConsentEvent, DataKey, OutboxMessage, Petition, PetitionSnapshot, Signature
 from ..models.base import utcnow
 from ..models.consent import CHANNEL_WEB, PUBLIC_NAME, SIGNATURE_PURPOSES
 from ..models.petitions import PETITION_OPEN, SOURCE_ONLINE, VERIFY_EMAIL
@@ -150,12 +150,13 @@ _SIGNATURE_VALUES = (
     "confirm_hash")
 
 
-def _insert_key_and_signature():
+def _insert_key_and_signature(with_mail=False):
     """On PostgreSQL, the data key and the signature in one statement (one round trip instead
     of two): the key's INSERT is a CTE whose id the signature's INSERT ... SELECT takes. Like
     `_insert_signature`, it does nothing when the signer key is taken (the key row stays, and
-    `_new_signature` gives it to the shadow). The parameters are the row's, the signature's
-    prefixed with "s_"."""
+    `_new_signature` gives it to the shadow). The parameters are the key's, the signature's
+    prefixed with "s_". `with_mail`: the signer's mail's outbox row too, written only if the
+    signature row was (parameters prefixed with "o_", see mail.outbox_row)."""
     keys, table = DataKey.__table__, Signature.__table__
     new_key = (insert(keys).values(public_id=bindparam("public_id"),
                                    wrapped=bindparam("wrapped"),
@@ -164,21 +165,35 @@ def _insert_key_and_signature():
                .returning(keys.c.id).cte("new_key"))
     values = select(*(bindparam(f"s_{name}", type_=table.c[name].type)
                       for name in _SIGNATURE_VALUES), new_key.c.id)
-    return (postgresql.insert(table).from_select([*_SIGNATURE_VALUES, "data_key_id"], values)
-            .on_conflict_do_nothing(index_elements=["petition_id", "signer_key"])
-            .returning(table.c.id))
+    new_signature = (
+        postgresql.insert(table).from_select([*_SIGNATURE_VALUES, "data_key_id"], values)
+        .on_conflict_do_nothing(index_elements=["petition_id", "signer_key"])
+        .returning(table.c.id))
+    if not with_mail:
+        return new_signature
+    new_signature = new_signature.cte("new_signature")
+    outbox = OutboxMessage.__table__
+    mail_values = select(*(bindparam(f"o_{name}", type_=outbox.c[name].type)
+                           for name in mail.OUTBOX_VALUES)
+                         ).where(exists(select(new_signature.c.id)))
+    new_mail = insert(outbox).from_select(list(mail.OUTBOX_VALUES), mail_values).cte("new_mail")
+    return select(new_signature.c.id).add_cte(new_mail)
 
 
 _INSERT_KEY_AND_SIGNATURE = _insert_key_and_signature()
+_INSERT_KEY_SIGNATURE_AND_MAIL = _insert_key_and_signature(with_mail=True)
 _KEY_ID_BY_PUBLIC_ID = select(DataKey.__table__.c.id).where(
     DataKey.__table__.c.public_id == bindparam("public_id"))
 
 
 def _new_signature(petition, data, *, source, channel, texts, key, confirmed, batch_label=None,
-                   sealed=None, token=None, confirm_token=None):
+                   sealed=None, token=None, confirm_token=None, sealed_mail=None):
     """Store a signature under `key`, or a shadow (no key, never counted) when `key` is None or
     already taken (signed before, or by a submission racing this one). Returns (id, private-link
-    token, whether it is a shadow). Flushes the session first; adds nothing to it."""
+    token, whether it is a shadow). Flushes the session first; adds nothing to it.
+    `sealed_mail`: queued with the row if it is stored as asked (under `key`, or as a shadow
+    when `key` is None), not when the key turned out taken (on PostgreSQL in the same
+    statement)."""
     sealed = sealed or seal_signer(data.name, data.email)
     token = token or new_token()
     db.session.flush()
@@ -194,19 +209,30 @@ def _new_signature(petition, data, *, source, channel, texts, key, confirmed, ba
         "confirm_hash": token_hash(confirm_token) if confirm_token and key else None,
     }
     statement = _INSERT_SIGNATURE[connection.dialect.name]
+    mail_written = False
     if connection.dialect.name == "postgresql":
-        signature_id = connection.execute(_INSERT_KEY_AND_SIGNATURE, {
-            **data_key, **{f"s_{name}": value for name, value in row.items()}
-        }).scalar_one_or_none()
+        parameters = {**data_key, **{f"s_{name}": value for name, value in row.items()}}
+        if sealed_mail is not None:
+            parameters.update({f"o_{name}": value
+                               for name, value in mail.outbox_row(sealed_mail).items()})
+        signature_id = connection.execute(
+            _INSERT_KEY_AND_SIGNATURE if sealed_mail is None else _INSERT_KEY_SIGNATURE_AND_MAIL,
+            parameters).scalar_one_or_none()
+        mail_written = signature_id is not None and sealed_mail is not None
         if signature_id is None:  # the key was taken: its data key is there, for the shadow
             row["data_key_id"] = connection.execute(
                 _KEY_ID_BY_PUBLIC_ID, {"public_id": sealed.key_public_id}).scalar_one()
     else:
         row["data_key_id"] = connection.execute(_INSERT_DATA_KEY, data_key).scalar_one()
         signature_id = connection.execute(statement, row).scalar_one_or_none() if key else None
+    taken = signature_id is None and key is not None
     if signature_id is None:  # a shadow, by choice or because the key was taken
         row.update(signer_key=None, is_shadow=True, confirm_hash=None)
         signature_id = connection.execute(statement, row).scalar_one()
+    if mail_written:
+        mail.queued(sealed_mail)  # its row went in with the signature's
+    elif sealed_mail is not None and not taken:
+        mail.queue(sealed_mail)
     events = [
         {"signature_id": signature_id, "statement_id": None, "purpose": purpose,
          "granted": True, "consent_text_id": consent.checked_text(texts[purpose], purpose).id,
@@ -304,13 +330,18 @@ def sign(petition, data, *, links, texts=None, prepared=None):
     # signer sees exactly what a first signer sees, and the address's owner is told by e-mail.
     # (An address whose signature was erased after the look-up gets a shadow too; it may sign
     # again.)
+    # The mail prepared goes with the row, if it is still the right one.
+    sealed_mail = (prepared.mail if prepared.mail_kind == _mail_kind(prepared.repeated, verify)
+                   else None)
     signature_id, token, repeated = _new_signature(
         petition, data, key=None if prepared.repeated else prepared.key,
-        confirm_token=prepared.confirm_token if verify else None, **stored)
-
-    kind = _mail_kind(repeated, verify)
-    mail.queue(prepared.mail if kind == prepared.mail_kind else _seal_mail(
-        kind, data, links, prepared.token, prepared.confirm_token))
+        confirm_token=prepared.confirm_token if verify else None,
+        sealed_mail=sealed_mail, **stored)
+    if sealed_mail is None or repeated != prepared.repeated:
+        # The key was taken meanwhile (the mail prepared was left out), or the petition's
+        # verification changed: the mail for what happened.
+        mail.queue(_seal_mail(_mail_kind(repeated, verify), data, links, prepared.token,
+                              prepared.confirm_token))
     return SignResult(signature_id=signature_id, token=token, needs_confirmation=verify)
 
 
