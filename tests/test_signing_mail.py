@@ -2,6 +2,7 @@
 
 import re
 import time
+from contextlib import contextmanager
 
 import pytest
 from sqlalchemy import func, select
@@ -284,14 +285,12 @@ def _outbox_deletes(app):
     return seen
 
 
-def test_rows_of_mail_sent_after_responses_go_together_and_the_cron_never_resends_them(
-        make_config, smtp_server):
-    """With MAIL_SENT_FLUSH_SECONDS set, three signatures' mail goes out at once, but their
-    rows stay, claimed, until one DELETE removes all three; meanwhile the cron sends nothing."""
-    from campaign import mail
-
+@contextmanager
+def _flushing_app(make_config, smtp_server, *, seconds):
+    """An app mailing the loopback server, deleting sent rows `seconds` after sending, with an
+    open petition."""
     config = make_config(MAIL_SERVER="127.0.0.1", MAIL_PORT=smtp_server.port,
-                         MAIL_STARTTLS=False, MAIL_USERNAME=None, MAIL_SENT_FLUSH_SECONDS=600)
+                         MAIL_STARTTLS=False, MAIL_USERNAME=None, MAIL_SENT_FLUSH_SECONDS=seconds)
     with app_with_schema(config) as app:
         with app.app_context():
             campaign = campaign_service.create_campaign("acme", actor=None, title_en="Acme",
@@ -299,6 +298,16 @@ def test_rows_of_mail_sent_after_responses_go_together_and_the_cron_never_resend
             petition_service.create_petition(campaign, "end-it", actor=None, title_en="Stop it",
                                              status="open", refresh_minutes=0)
             db.session.commit()
+        yield app
+
+
+def test_rows_of_mail_sent_after_responses_go_together_and_the_cron_never_resends_them(
+        make_config, smtp_server):
+    """With MAIL_SENT_FLUSH_SECONDS set, three signatures' mail goes out at once, but their
+    rows stay, claimed, until one DELETE removes all three; meanwhile the cron sends nothing."""
+    from campaign import mail
+
+    with _flushing_app(make_config, smtp_server, seconds=600) as app:
         deletes = _outbox_deletes(app)
         for number in range(3):
             assert _sign(app.test_client(), email=f"s{number}@personal.example").status_code == 200
@@ -320,15 +329,7 @@ def test_rows_of_mail_sent_after_responses_go_together_and_the_cron_never_resend
 def test_rows_of_sent_mail_go_by_themselves_a_moment_later(make_config, smtp_server):
     from campaign import mail
 
-    config = make_config(MAIL_SERVER="127.0.0.1", MAIL_PORT=smtp_server.port,
-                         MAIL_STARTTLS=False, MAIL_USERNAME=None, MAIL_SENT_FLUSH_SECONDS=0.2)
-    with app_with_schema(config) as app:
-        with app.app_context():
-            campaign = campaign_service.create_campaign("acme", actor=None, title_en="Acme",
-                                                        employer="Acme", status="active")
-            petition_service.create_petition(campaign, "end-it", actor=None, title_en="Stop it",
-                                             status="open", refresh_minutes=0)
-            db.session.commit()
+    with _flushing_app(make_config, smtp_server, seconds=0.2) as app:
         _sign(app.test_client())
         assert len(_wait(smtp_server, 1)) == 1
         deadline, left = time.time() + 10, None
