@@ -208,27 +208,14 @@ def _new_signature(petition, data, *, source, channel, texts, key, confirmed, ba
         "token_hash": token_hash(token), "name_ct": sealed.name_ct, "email_ct": sealed.email_ct,
         "confirm_hash": token_hash(confirm_token) if confirm_token and key else None,
     }
-    statement = _INSERT_SIGNATURE[connection.dialect.name]
-    mail_written = False
-    if connection.dialect.name == "postgresql":
-        parameters = {**data_key, **{f"s_{name}": value for name, value in row.items()}}
-        if sealed_mail is not None:
-            parameters.update({f"o_{name}": value
-                               for name, value in mail.outbox_row(sealed_mail).items()})
-        signature_id = connection.execute(
-            _INSERT_KEY_AND_SIGNATURE if sealed_mail is None else _INSERT_KEY_SIGNATURE_AND_MAIL,
-            parameters).scalar_one_or_none()
-        mail_written = signature_id is not None and sealed_mail is not None
-        if signature_id is None:  # the key was taken: its data key is there, for the shadow
-            row["data_key_id"] = connection.execute(
-                _KEY_ID_BY_PUBLIC_ID, {"public_id": sealed.key_public_id}).scalar_one()
-    else:
-        row["data_key_id"] = connection.execute(_INSERT_DATA_KEY, data_key).scalar_one()
-        signature_id = connection.execute(statement, row).scalar_one_or_none() if key else None
-    taken = signature_id is None and key is not None
-    if signature_id is None:  # a shadow, by choice or because the key was taken
+    signature_id, mail_written = _write_key_and_row(connection, data_key, row, sealed_mail)
+    taken = signature_id is None
+    if taken:  # the key was taken (a race): a shadow instead, with the data key written
         row.update(signer_key=None, is_shadow=True, confirm_hash=None)
-        signature_id = connection.execute(statement, row).scalar_one()
+        row.setdefault("data_key_id", connection.execute(
+            _KEY_ID_BY_PUBLIC_ID, {"public_id": sealed.key_public_id}).scalar_one())
+        signature_id = connection.execute(
+            _INSERT_SIGNATURE[connection.dialect.name], row).scalar_one()
     if mail_written:
         mail.queued(sealed_mail)  # its row went in with the signature's
     elif sealed_mail is not None and not taken:
@@ -242,6 +229,24 @@ def _new_signature(petition, data, *, source, channel, texts, key, confirmed, ba
     if events:
         connection.execute(_INSERT_EVENTS, events)
     return signature_id, token, row["is_shadow"]
+
+
+def _write_key_and_row(connection, data_key, row, sealed_mail):
+    """Write the data key and the signature row as given (under its signer key, or a shadow
+    when that is None). Returns (the signature's id, or None when its signer key was taken;
+    whether the outbox row of `sealed_mail` went in with it). PostgreSQL: one statement, the
+    mail's row included; SQLite: one statement each, the mail left to the caller."""
+    if connection.dialect.name != "postgresql":
+        row["data_key_id"] = connection.execute(_INSERT_DATA_KEY, data_key).scalar_one()
+        return connection.execute(_INSERT_SIGNATURE["sqlite"], row).scalar_one_or_none(), False
+    parameters = {**data_key, **{f"s_{name}": value for name, value in row.items()}}
+    if sealed_mail is not None:
+        parameters.update({f"o_{name}": value
+                           for name, value in mail.outbox_row(sealed_mail).items()})
+    signature_id = connection.execute(
+        _INSERT_KEY_AND_SIGNATURE if sealed_mail is None else _INSERT_KEY_SIGNATURE_AND_MAIL,
+        parameters).scalar_one_or_none()
+    return signature_id, signature_id is not None and sealed_mail is not None
 
 
 def _key_exists(petition, key):
