@@ -21,8 +21,10 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def mark_write_request():
-    """Call before the first query of a GET request that must write (e.g. an audited view)."""
+    """Call before the first query of a GET request that must write (e.g. an audited view), or
+    before a transaction that writes after `reads_from_here` (a cache refresh)."""
     g.campaign_write_request = True
+    g.campaign_committed = False
 
 
 def writes_on_get(view):

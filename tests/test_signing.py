@@ -400,3 +400,32 @@ def test_a_new_and_a_repeated_address_run_the_same_statements(app, client, petit
             select(Signature.is_shadow).where(Signature.id > 1).order_by(Signature.id)
         ).scalars().all()
     assert kinds == [False, True]  # the repeated address got a shadow
+
+
+def test_a_page_shown_again_refreshes_the_count_under_the_write_lock(app, client, petition):
+    """A work address brings the form back (the signature's lock given back first); if the
+    public count is due for a refresh then, that refresh is a write and takes the write lock
+    (BEGIN IMMEDIATE on SQLite) like any other, instead of upgrading a read transaction."""
+    from sqlalchemy import event
+
+    sign(client, email="first@personal.example")  # something to count
+    with app.app_context():
+        engine = db.engine
+    statements = []
+
+    def note(_conn, _cursor, statement, *_args):
+        statements.append(" ".join(statement.split())[:40])
+
+    event.listen(engine, "before_cursor_execute", note)
+    try:
+        response = sign(app.test_client(), email="alice@example-corp.example")
+    finally:
+        event.remove(engine, "before_cursor_execute", note)
+    assert response.status_code == 200 and "work address" in response.text
+    writes = [n for n, s in enumerate(statements)
+              if s.startswith(("INSERT INTO petition_snapshots", "UPDATE petition_snapshots"))]
+    assert writes  # the count was refreshed while the page was shown again (after the POST's
+    # BEGIN IMMEDIATE and the lock given back; the GET before it refreshes too)
+    if engine.dialect.name == "sqlite":
+        begins = [n for n, s in enumerate(statements) if s.startswith("BEGIN")]
+        assert statements[max(n for n in begins if n < writes[-1])] == "BEGIN IMMEDIATE"
