@@ -328,11 +328,6 @@ def _on_rollback(session, _previous_transaction):
 event.listen(db.session, "after_commit", _on_commit)
 event.listen(db.session, "after_soft_rollback", _on_rollback)
 
-#: a sent message's row going
-_DELETE_SENT = delete(OutboxMessage.__table__).where(
-    OutboxMessage.__table__.c.public_id == bindparam("public_id"))
-
-
 #: sent messages' rows going, many at once
 _DELETE_SENT_MANY = delete(OutboxMessage.__table__).where(
     OutboxMessage.__table__.c.public_id.in_(bindparam("public_ids", expanding=True)))
@@ -409,12 +404,8 @@ class SentRows:
         if not public_ids:
             return 0
         try:
-            with self.app.app_context():
-                try:
-                    _delete_sent(public_ids)
-                except Exception:
-                    db.session.rollback()
-                    raise
+            with self.app.app_context():  # its end rolls back what failed
+                _delete_sent(public_ids)
         except Exception as exc:  # noqa: BLE001 - retried; the cron covers a lasting failure
             self.app.logger.warning("sent mail rows kept for later: %s", type(exc).__name__)
             with self.lock:
@@ -445,9 +436,8 @@ def _send_row(public_id, raw, *, sent_rows=None):
         return False
     if sent_rows is not None:
         sent_rows.add([public_id])
-        return True
-    db.session.connection().execute(_DELETE_SENT, {"public_id": public_id})
-    db.session.commit()
+    else:
+        _delete_sent([public_id])
     return True
 
 

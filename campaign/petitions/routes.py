@@ -84,15 +84,15 @@ _PETITION_PAGE_BY_SLUGS = (
     .options(contains_eager(Petition.campaign).joinedload(Campaign.units))
 )
 
-_P, _C, _U, _S = (model.__table__ for model in (Petition, Campaign, Unit, Signature))
+_P, _C, _U, _SIG = (model.__table__ for model in (Petition, Campaign, Unit, Signature))
 
 #: what a signature reads, as one plain row: the petition, its campaign, which consent texts
 #: are current (made into read-only copies, see `_petition_to_sign`), and whether a signer key
 #: is taken on this petition
 _PETITION_TO_SIGN_ROW = (
     select(_P, _C, consent.LATEST_TEXT_ID,
-           exists().where(_S.c.petition_id == _P.c.id,
-                          _S.c.signer_key == bindparam("key")).label("taken"))
+           exists().where(_SIG.c.petition_id == _P.c.id,
+                          _SIG.c.signer_key == bindparam("key")).label("taken"))
     .select_from(_P.join(_C, _P.c.campaign_id == _C.c.id))
     .where(_C.c.slug == bindparam("slug"), _P.c.slug == bindparam("petition_slug"))
 )
@@ -261,7 +261,7 @@ def sign(slug, petition_slug):
     if not service.petition_is_open(found):
         abort(404)
     if not valid:
-        return _render_petition(_attached(found), texts, form, status=400)
+        return _shown_again(found, texts, form, status=400)
     if form.website.data:
         # A bot filled the honeypot: answer like a success, store nothing.
         return page_cache.thank_you(
