@@ -5,7 +5,7 @@ served the same way in the same run.
         [--postgres postgresql+psycopg://postgres@127.0.0.1:5432/postgres]
 
 Two gunicorn servers on loopback, started with the same settings (the project's gunicorn.conf.py:
-sync workers, its access log; --workers of them): the real application (bench/bench_wsgi.py,
+sync workers, its access log; --workers of them; no worker restarts): the real application (bench/bench_wsgi.py,
 production configuration, a SQLite file in WAL mode, or PostgreSQL with --postgres) and a minimal
 Flask + Flask-SQLAlchemy app (bench/minimal_wsgi.py) doing one INSERT and COMMIT per POST, with a
 hello-world GET, on a database set up the same way. Then, from --clients threads (http.client, a
@@ -68,6 +68,9 @@ def start_gunicorn(target, port, workers, env, folder, name):
     log = open(folder / f"{name}.log", "wb")  # noqa: SIM115 - closed in stop()
     process = subprocess.Popen(  # noqa: S603 - our interpreter, our arguments
         [sys.executable, "-m", "gunicorn", "-c", str(GUNICORN_CONF), "--workers", str(workers),
+         # No worker restarts (max_requests, a guard against slow leaks): a restart costs a
+         # worker its imports, about a second, and would land in whichever measure is running.
+         "--max-requests", "0",
          "--bind", f"127.0.0.1:{port}", "--chdir", str(ROOT / "bench"), target],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     process.log = log
