@@ -8,8 +8,9 @@ Two gunicorn servers on loopback, started with the same settings (the project's 
 sync workers, its access log; --workers of them; no worker restarts): the real application
 (bench/bench_wsgi.py, production configuration, a SQLite file in WAL mode, or PostgreSQL with
 --postgres) and a minimal Flask + Flask-SQLAlchemy app (bench/minimal_wsgi.py) doing one INSERT
-and COMMIT per POST, with a hello-world GET, on a database set up the same way. Then, from --clients threads (http.client, a
-new connection per request, as gunicorn's sync workers close them):
+and COMMIT per POST, with a hello-world GET, on a database set up the same way. Then, from
+--clients threads (http.client, a new connection per request, as gunicorn's sync workers close
+them):
 
   sign      each client opens one session (GETs the petition page: its cookie and CSRF token),
             then POSTs the signing form with fresh addresses; --requests POSTs in all
