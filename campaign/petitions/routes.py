@@ -216,7 +216,7 @@ def _render_petition(found, texts, form, *, work_warning=False, status=200, snap
                      latest_text_id=None):
     """The page; a visitor's plain view (no form given) is stored for the next visitors."""
     snapshot = _snapshot(found, snapshot)
-    name_rows = service.public_name_rows(found, snapshot)
+    name_rows = service.public_name_rows(snapshot)
     is_open = service.petition_is_open(found)
     key = None
     if form is None and latest_text_id is not None and page_cache.applies():

@@ -584,7 +584,7 @@ def _shown_names(snapshot, limit):
             consent.granted_signatures_clause(PUBLIC_NAME))
 
 
-def public_name_rows(petition, snapshot, limit=500):
+def public_name_rows(snapshot, limit=500):
     """Signatures whose names the petition's page shows, newest first."""
     conditions = _shown_names(snapshot, limit)
     if conditions is None:
