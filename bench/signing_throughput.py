@@ -354,8 +354,9 @@ def measure(label, app_url, minimal_url, args, folder):
 
 def file_creation_us(folder, count=300):
     """CPU time to create and write one small file in `folder`, as the mail folder transport
-    does for each signature's mail: it varies between machines (from about 10 us on tmpfs to
-    nearly 1 ms on some virtual disks) and moves the signing ratio with it."""
+    does for each signature's mail: from about 10 us on tmpfs to over 1 ms on some virtual
+    disks, from one run to the next (printed so that runs on different disks can be told
+    apart; in session 7 the signing ratio barely followed it, see docs/benchmarks.md)."""
     probe = folder / "file-probe"
     probe.mkdir()
     start = time.process_time()

@@ -98,8 +98,8 @@ _PETITION_TO_SIGN_ROW = (
 )
 
 #: the same for a signature about to be written: on PostgreSQL the petition's and campaign's
-#: rows are share-locked until the transaction ends (an organizer's change waits for it); on
-#: SQLite (nothing rendered) the transaction holds the database's write lock already
+#: rows are share-locked until the transaction ends (an organizer's change waits for it); SQLite
+#: renders no FOR SHARE: there the transaction holds the database's write lock already
 _PETITION_TO_SIGN_ROW_LOCKED = _PETITION_TO_SIGN_ROW.with_for_update(read=True, of=(_P, _C))
 
 #: a campaign's units as plain rows, read (share-locked on PostgreSQL, like the petition) when
@@ -194,10 +194,6 @@ def _snapshot(petition, loaded=None):
     return snapshot
 
 
-def _sign_form(petition, texts):
-    return SignForm().setup(petition, texts, current_locale())
-
-
 @bp.get("/c/<slug>/p/<petition_slug>")
 @access.public
 def petition(slug, petition_slug):
@@ -222,7 +218,7 @@ def _render_petition(found, texts, form, *, work_warning=False, status=200, snap
     if form is None and latest_text_id is not None and page_cache.applies():
         key = page_cache.key_of(found, latest_text_id, snapshot, name_rows, is_open)
     if form is None and is_open:
-        form = _sign_form(found, texts)
+        form = SignForm().setup(found, texts, current_locale())
     elif form is not None:
         form.choose_units(found, current_locale())  # a submitted form, shown again
     html = render_template(
