@@ -110,6 +110,9 @@ class Config:
         # Neutral sender: names neither the employer nor the cause (DESIGN 2a).
         self.MAIL_SENDER = _env("CAMPAIGN_MAIL_SENDER", "Notifications <no-reply@localhost>")
         self.MAIL_FILE_DIR = _env("CAMPAIGN_MAIL_FILE_DIR")
+        # A worker keeps its SMTP connection open this long after a message, for the next one;
+        # 0 opens one per message.
+        self.MAIL_KEEP_SECONDS = _env_float("CAMPAIGN_MAIL_KEEP_SECONDS", 5.0)
         # A sent message's outbox row is deleted this long after, with the others sent meanwhile
         # (one write transaction instead of one per message); 0 deletes each at once.
         self.MAIL_SENT_FLUSH_SECONDS = _env_float("CAMPAIGN_MAIL_SENT_FLUSH_SECONDS", 1.0)

@@ -1,0 +1,233 @@
+"""The connection to the mail server is kept for the next message, against a real SMTP server on
+loopback (aiosmtpd): one connection for a burst, a new one when it is stale or was closed by the
+server, and never a message sent twice or lost on the way."""
+
+import socket
+import time
+from contextlib import contextmanager
+from email import message_from_bytes, policy
+
+import pytest
+
+from campaign import create_app, mail
+
+
+class _Server:
+    """Counts connections (one EHLO each) and keeps what it accepted; `refuse` holds addresses
+    to refuse (550), `closing_once` makes the next MAIL answer 421 and close."""
+
+    def __init__(self):
+        self.connections = 0
+        self.messages = []
+        self.refuse = set()
+        self.closing_once = False
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):  # noqa: N802
+        self.connections += 1
+        session.host_name = hostname
+        return responses
+
+    async def handle_MAIL(self, server, session, envelope, address, options):  # noqa: N802
+        if self.closing_once:
+            self.closing_once = False
+            return "421 closing the channel"
+        envelope.mail_from = address
+        return "250 OK"
+
+    async def handle_RCPT(self, server, session, envelope, address, options):  # noqa: N802
+        if address in self.refuse:
+            return "550 no such mailbox"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802
+        self.messages.append(list(envelope.rcpt_tos))
+        return "250 OK"
+
+
+def _free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextmanager
+def _smtp(port=None):
+    from aiosmtpd.controller import Controller
+
+    handler = _Server()
+    controller = Controller(handler, hostname="127.0.0.1", port=port or _free_port())
+    controller.start()
+    handler.port, handler.controller = controller.port, controller
+    try:
+        yield handler
+    finally:
+        handler.controller.stop()
+
+
+@pytest.fixture
+def server():
+    with _smtp() as handler:
+        yield handler
+
+
+@pytest.fixture
+def sending(make_config, server):
+    """`send(to, **config)` hands one message to the loopback server, as a request's delivery
+    would; the held connection is closed before and after."""
+    mail.close_connection()
+
+    def send(to, **overrides):
+        app = create_app(make_config(MAIL_SERVER="127.0.0.1", MAIL_PORT=server.port,
+                                     MAIL_STARTTLS=False, MAIL_USERNAME=None, **overrides))
+        with app.app_context():
+            mail.send_raw(bytes(mail.build_message(to, "Subject", "Body")))
+
+    yield send
+    mail.close_connection()
+
+
+def _wait(server, count, timeout=5):
+    deadline = time.monotonic() + timeout
+    while len(server.messages) < count and time.monotonic() < deadline:
+        time.sleep(0.02)
+    time.sleep(0.1)  # a duplicate would arrive by now
+    return server.messages
+
+
+def test_a_burst_of_messages_goes_over_one_connection(server, sending):
+    for number in range(5):
+        sending(f"reader{number}@personal.example")
+    assert _wait(server, 5) == [[f"reader{n}@personal.example"] for n in range(5)]
+    assert server.connections == 1
+
+
+def test_keep_zero_opens_a_connection_per_message(server, sending):
+    for number in range(3):
+        sending(f"reader{number}@personal.example", MAIL_KEEP_SECONDS=0)
+    assert len(_wait(server, 3)) == 3
+    assert server.connections == 3
+
+
+def test_a_connection_unused_for_longer_than_the_keep_time_is_replaced(server, sending):
+    sending("first@personal.example", MAIL_KEEP_SECONDS=0.2)
+    time.sleep(0.3)
+    sending("second@personal.example", MAIL_KEEP_SECONDS=0.2)
+    assert len(_wait(server, 2)) == 2
+    assert server.connections == 2
+
+
+def test_a_connection_carries_a_bounded_number_of_messages(server, sending, monkeypatch):
+    monkeypatch.setattr(mail, "MESSAGES_PER_CONNECTION", 2)
+    for number in range(5):
+        sending(f"reader{number}@personal.example")
+    assert len(_wait(server, 5)) == 5
+    assert server.connections == 3
+
+
+def test_a_restarted_server_costs_a_new_connection_and_the_message_goes_once(
+        make_config, sending, server):
+    sending("before@personal.example")
+    assert _wait(server, 1) == [["before@personal.example"]]
+    from aiosmtpd.controller import Controller
+
+    server.controller.stop()  # the held connection dies with it
+    server.controller = Controller(server, hostname="127.0.0.1", port=server.port)
+    server.controller.start()
+    sending("after@personal.example")
+    assert _wait(server, 2) == [["before@personal.example"], ["after@personal.example"]]
+    assert server.connections == 2
+
+
+def test_a_server_closing_with_421_gets_the_message_over_a_new_connection(server, sending):
+    sending("before@personal.example")
+    server.closing_once = True
+    sending("after@personal.example")
+    assert _wait(server, 2) == [["before@personal.example"], ["after@personal.example"]]
+    assert server.connections == 2
+
+
+def test_a_refused_message_is_not_sent_again_and_the_next_one_goes(server, sending):
+    sending("before@personal.example")
+    server.refuse.add("nobody@personal.example")
+    with pytest.raises(mail.MailError):
+        sending("nobody@personal.example")
+    sending("after@personal.example")
+    assert _wait(server, 2) == [["before@personal.example"], ["after@personal.example"]]
+    assert server.connections == 2  # the refused message's connection was closed
+
+
+def test_another_server_gets_a_connection_of_its_own(server, sending, make_config):
+    sending("first@personal.example")
+    with _smtp() as other:
+        app = create_app(make_config(MAIL_SERVER="127.0.0.1", MAIL_PORT=other.port,
+                                     MAIL_STARTTLS=False, MAIL_USERNAME=None))
+        with app.app_context():
+            mail.send_raw(bytes(mail.build_message("other@personal.example", "S", "B")))
+        assert _wait(other, 1) == [["other@personal.example"]]
+        assert other.connections == 1
+    assert server.messages == [["first@personal.example"]]
+
+
+@contextmanager
+def _keeping(make_config, **server_options):
+    """A server that keeps each envelope, and `send(to, subject, body)` -> the bytes built."""
+    from aiosmtpd.controller import Controller
+
+    envelopes = []
+
+    class Keep(_Server):
+        async def handle_DATA(self, server, session, envelope):  # noqa: N802
+            envelopes.append(envelope)
+            return await super().handle_DATA(server, session, envelope)
+
+    handler = Keep()
+    controller = Controller(handler, hostname="127.0.0.1", port=_free_port(), **server_options)
+    controller.start()
+    mail.close_connection()
+    app = create_app(make_config(MAIL_SERVER="127.0.0.1", MAIL_PORT=controller.port,
+                                 MAIL_STARTTLS=False, MAIL_USERNAME=None,
+                                 MAIL_SENDER="Notifications <no-reply@campaign.example>"))
+
+    def send(to, subject, body):
+        with app.app_context():
+            raw = bytes(mail.build_message(to, subject, body))
+            mail.send_raw(raw)
+        return raw
+
+    try:
+        yield send, envelopes, handler
+    finally:
+        mail.close_connection()
+        controller.stop()
+
+
+def test_a_message_reaches_the_server_as_built(make_config):
+    """An ASCII message goes over as its own bytes (lines ending CRLF), its envelope read from
+    its headers; a line starting with a dot survives the SMTP dot-stuffing."""
+    with _keeping(make_config) as (send, envelopes, handler):
+        raws = [send(f"r{number}@personal.example", "Votre lien privé",
+                     f"Corps é {number}\n.\n..point\n") for number in range(2)]
+        _wait(handler, 2)
+    assert [e.mail_from for e in envelopes] == ["no-reply@campaign.example"] * 2
+    assert [e.rcpt_tos for e in envelopes] == [["r0@personal.example"], ["r1@personal.example"]]
+    assert all(b"\n" not in e.content.replace(b"\r\n", b"") for e in envelopes)  # CRLF only
+    received_bytes = [e.content.replace(b"\r\n", b"\n") for e in envelopes]
+    assert received_bytes == raws
+    received = [message_from_bytes(data, policy=policy.default) for data in received_bytes]
+    assert [m.get_content() for m in received] == [f"Corps é {n}\n.\n..point\n" for n in range(2)]
+    assert received[1]["Subject"] == "Votre lien privé"
+    assert handler.connections == 1
+
+
+def test_a_non_ascii_address_is_sent_with_smtputf8(make_config):
+    with _keeping(make_config, enable_SMTPUTF8=True) as (send, envelopes, handler):
+        send("rené@exemple.fr", "Votre lien privé", "Corps é")
+        send("plain@personal.example", "Votre lien privé", "Corps é")
+        _wait(handler, 2)
+    assert [e.rcpt_tos for e in envelopes] == [["rené@exemple.fr"], ["plain@personal.example"]]
+    assert envelopes[0].smtp_utf8 is True
+    assert envelopes[1].smtp_utf8 is False
+    first = message_from_bytes(envelopes[0].content, policy=policy.default)
+    assert first["To"] == "rené@exemple.fr"
+    assert first.get_content().strip() == "Corps é"
