@@ -257,8 +257,11 @@ class _Collector:
 
 
 @contextmanager
-def loopback_smtp():
-    """A real SMTP server on loopback (aiosmtpd); `.messages` holds (recipients, message)."""
+def loopback_smtp(handler=None, **options):
+    """A real SMTP server on loopback (aiosmtpd) with `handler` (by default one whose
+    `.messages` holds (recipients, message)); the handler is given `.port` and `.controller`
+    (a test may replace the controller: the one there at the end is stopped). `options` go to
+    aiosmtpd's server."""
     import socket
 
     from aiosmtpd.controller import Controller
@@ -266,14 +269,14 @@ def loopback_smtp():
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    collector = _Collector()
-    controller = Controller(collector, hostname="127.0.0.1", port=port)
-    controller.start()
-    collector.port = port
+    handler = handler or _Collector()
+    handler.port = port
+    handler.controller = Controller(handler, hostname="127.0.0.1", port=port, **options)
+    handler.controller.start()
     try:
-        yield collector
+        yield handler
     finally:
-        controller.stop()
+        handler.controller.stop()
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 loopback (aiosmtpd): one connection for a burst, a new one when it is stale or was closed by the
 server, and never a message sent twice or lost on the way."""
 
-import socket
 import time
 from contextlib import contextmanager
 from email import message_from_bytes, policy
@@ -10,6 +9,7 @@ from email import message_from_bytes, policy
 import pytest
 
 from campaign import create_app, mail
+from tests.conftest import loopback_smtp
 
 
 class _Server:
@@ -45,29 +45,9 @@ class _Server:
         return "250 OK"
 
 
-def _free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@contextmanager
-def _smtp(port=None):
-    from aiosmtpd.controller import Controller
-
-    handler = _Server()
-    controller = Controller(handler, hostname="127.0.0.1", port=port or _free_port())
-    controller.start()
-    handler.port, handler.controller = controller.port, controller
-    try:
-        yield handler
-    finally:
-        handler.controller.stop()
-
-
 @pytest.fixture
 def server():
-    with _smtp() as handler:
+    with loopback_smtp(_Server()) as handler:
         yield handler
 
 
@@ -159,7 +139,7 @@ def test_a_refused_message_is_not_sent_again_and_the_next_one_goes(server, sendi
 
 def test_another_server_gets_a_connection_of_its_own(server, sending, make_config):
     sending("first@personal.example")
-    with _smtp() as other:
+    with loopback_smtp(_Server()) as other:
         app = create_app(make_config(MAIL_SERVER="127.0.0.1", MAIL_PORT=other.port,
                                      MAIL_STARTTLS=False, MAIL_USERNAME=None))
         with app.app_context():
@@ -172,8 +152,6 @@ def test_another_server_gets_a_connection_of_its_own(server, sending, make_confi
 @contextmanager
 def _keeping(make_config, **server_options):
     """A server that keeps each envelope, and `send(to, subject, body)` -> the bytes built."""
-    from aiosmtpd.controller import Controller
-
     envelopes = []
 
     class Keep(_Server):
@@ -181,25 +159,22 @@ def _keeping(make_config, **server_options):
             envelopes.append(envelope)
             return await super().handle_DATA(server, session, envelope)
 
-    handler = Keep()
-    controller = Controller(handler, hostname="127.0.0.1", port=_free_port(), **server_options)
-    controller.start()
-    mail.close_connection()
-    app = create_app(make_config(MAIL_SERVER="127.0.0.1", MAIL_PORT=controller.port,
-                                 MAIL_STARTTLS=False, MAIL_USERNAME=None,
-                                 MAIL_SENDER="Notifications <no-reply@campaign.example>"))
-
-    def send(to, subject, body):
-        with app.app_context():
-            raw = bytes(mail.build_message(to, subject, body))
-            mail.send_raw(raw)
-        return raw
-
-    try:
-        yield send, envelopes, handler
-    finally:
+    with loopback_smtp(Keep(), **server_options) as handler:
         mail.close_connection()
-        controller.stop()
+        app = create_app(make_config(MAIL_SERVER="127.0.0.1", MAIL_PORT=handler.port,
+                                     MAIL_STARTTLS=False, MAIL_USERNAME=None,
+                                     MAIL_SENDER="Notifications <no-reply@campaign.example>"))
+
+        def send(to, subject, body):
+            with app.app_context():
+                raw = bytes(mail.build_message(to, subject, body))
+                mail.send_raw(raw)
+            return raw
+
+        try:
+            yield send, envelopes, handler
+        finally:
+            mail.close_connection()
 
 
 def test_a_message_reaches_the_server_as_built(make_config):
