@@ -14,7 +14,6 @@ import argparse
 import datetime
 import ipaddress
 import os
-import socket
 import ssl
 import sys
 import tempfile
@@ -22,6 +21,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from signing_throughput import free_port  # noqa: E402 - bench/ is this script's folder
 
 from campaign import create_app, mail  # noqa: E402
 from config import TestingConfig  # noqa: E402
@@ -61,12 +62,6 @@ def self_signed(folder):
                                            serialization.PrivateFormat.PKCS8,
                                            serialization.NoEncryption()))
     return cert_path, key_path
-
-
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def measure(port, messages, *, starttls, keep):

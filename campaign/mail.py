@@ -206,6 +206,9 @@ class _HeldConnection:
         except (OSError, smtplib.SMTPException):
             smtp.close()
 
+    def open(self, config, key):
+        self.smtp, self.key, self.sent = _connect(config), key, 0
+
     def after_fork(self):
         """In a forked child: the parent's connection is the parent's (no QUIT here)."""
         self.lock = threading.Lock()
@@ -305,14 +308,14 @@ def _send_held(raw, config):
         _held.close()
     reused = _held.smtp is not None
     if not reused:
-        _held.smtp, _held.key, _held.sent = _connect(config), key, 0
+        _held.open(config, key)
     try:
         _hand_over(_held.smtp, raw)
     except (OSError, smtplib.SMTPException) as exc:
         if not (reused and _closed_by_server(exc)):
             raise
         _held.close()  # once more, over a new connection
-        _held.smtp, _held.key, _held.sent = _connect(config), key, 0
+        _held.open(config, key)
         _hand_over(_held.smtp, raw)
     _held.sent += 1
     _held.used_at = time.monotonic()
