@@ -1,7 +1,7 @@
 """Outgoing mail in the recipient's language, with neutral subjects and sender.
 
-Mail to signers and authors is queued in the `outbox` table (recipient and message encrypted by
-the key ring) in the same transaction as what caused it, then delivered after the response; a
+Mail to signers and authors is queued in the `outbox` table (the whole message, recipient
+included, encrypted by the key ring) in the same transaction as what caused it, then delivered after the response; a
 failed delivery stays queued and is retried by `flask mail deliver` (cron), so a failed mail
 server loses nothing. Transport: SMTP when CAMPAIGN_MAIL_SERVER is set; otherwise files under
 CAMPAIGN_MAIL_FILE_DIR (development); otherwise an in-memory list (tests without a server).
@@ -330,7 +330,6 @@ class SealedMail:
     """A rendered mail, encrypted for the outbox, not yet queued (no database work)."""
 
     public_id: str
-    recipient_ct: bytes
     message_ct: bytes
     raw: bytes
 
@@ -341,10 +340,8 @@ def seal_template(to, template, *, locale=None, **context):
     subject, body = render(template, locale, **context)
     raw = bytes(build_message(to, subject, body))
     public_id = new_public_id()
-    ring = keyring()
     return SealedMail(public_id=public_id,
-                      recipient_ct=ring.encrypt(to, aad_for("outbox", "recipient", public_id)),
-                      message_ct=ring.encrypt(raw, aad_for("outbox", "message", public_id)),
+                      message_ct=keyring().encrypt(raw, aad_for("outbox", "message", public_id)),
                       raw=raw)
 
 
@@ -361,8 +358,7 @@ def queue(sealed):
 
 
 #: the columns of a queued message's row (`outbox_row`)
-OUTBOX_VALUES = ("public_id", "created_at", "recipient_ct", "message_ct", "attempts",
-                 "next_attempt_at")
+OUTBOX_VALUES = ("public_id", "created_at", "message_ct", "attempts", "next_attempt_at")
 
 
 def _delivered_here():
@@ -376,7 +372,7 @@ def outbox_row(sealed):
     # A request delivers what it queued once its response is sent, nothing else: its messages
     # are born claimed, so the cron leaves them alone unless that delivery never happens.
     return {"public_id": sealed.public_id, "created_at": now,
-            "recipient_ct": sealed.recipient_ct, "message_ct": sealed.message_ct, "attempts": 0,
+            "message_ct": sealed.message_ct, "attempts": 0,
             "next_attempt_at": (now + timedelta(minutes=CLAIM_MINUTES) if _delivered_here()
                                 else now)}
 

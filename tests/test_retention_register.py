@@ -83,6 +83,13 @@ def test_the_models_are_seen(app):
     assert "wrapped" in found["data_keys"]["binary"]
 
 
+def test_a_queued_mail_keeps_its_address_in_its_message_only(app):
+    """The outbox held a second encrypted copy of each recipient's address that nothing read;
+    delivery takes the envelope from the message's own headers (mail._plain_envelope)."""
+    assert personal_data_tables()["outbox"] == {"binary": ["message_ct"],
+                                                "marked PII": ["message_ct"]}
+
+
 def test_every_table_holding_personal_data_is_in_the_register(app, register):
     personal, not_personal = register
     found = personal_data_tables()

@@ -12,9 +12,9 @@ class OutboxMessage(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     public_id: Mapped[str] = public_id_column()
-    #: PII: recipient address, encrypted by the key ring; the row is deleted once sent
-    recipient_ct: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
-    #: the whole message (may hold a private link), encrypted by the key ring
+    #: PII: the whole message, its recipient's address in its headers (and maybe a private
+    #: link in its body), encrypted by the key ring; the row is deleted once sent. The
+    #: envelope is read from those headers: no second copy of the address is kept.
     message_ct: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
     created_at = mapped_column(UTCDateTime, nullable=False, default=utcnow)
     attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")

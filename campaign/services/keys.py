@@ -56,7 +56,6 @@ RING_COLUMNS = (
     RingColumn(DataKey, "wrapped", "wrapped", ring_key_id="ring_key_id"),
     RingColumn(User, "totp_secret_ct", "totp_secret"),
     RingColumn(LinkRequest, "email_ct", "email"),
-    RingColumn(OutboxMessage, "recipient_ct", "recipient"),
     RingColumn(OutboxMessage, "message_ct", "message"),
     RingColumn(TallyRelease, "ledger_ct", "ledger"),
 )
