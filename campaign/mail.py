@@ -1,11 +1,11 @@
 """Outgoing mail in the recipient's language, with neutral subjects and sender.
 
 Mail to signers and authors is queued in the `outbox` table (the whole message, recipient
-included, encrypted by the key ring) in the same transaction as what caused it, then delivered after the response; a
-failed delivery stays queued and is retried by `flask mail deliver` (cron), so a failed mail
-server loses nothing. Transport: SMTP when CAMPAIGN_MAIL_SERVER is set; otherwise files under
-CAMPAIGN_MAIL_FILE_DIR (development); otherwise an in-memory list (tests without a server).
-Recipient addresses are never logged.
+included, encrypted by the key ring) in the same transaction as what caused it, then delivered
+after the response; a failed delivery stays queued and is retried by `flask mail deliver`
+(cron), so a failed mail server loses nothing. Transport: SMTP when CAMPAIGN_MAIL_SERVER is
+set; otherwise files under CAMPAIGN_MAIL_FILE_DIR (development); otherwise an in-memory list
+(tests without a server). Recipient addresses are never logged.
 """
 
 import atexit
