@@ -113,6 +113,13 @@ class Config:
         # A worker keeps its SMTP connection open this long after a message, for the next one;
         # 0 opens one per message.
         self.MAIL_KEEP_SECONDS = _env_float("CAMPAIGN_MAIL_KEEP_SECONDS", 5.0)
+        # How long one step with the mail server (connecting, each reply) may take; a server
+        # that does not answer in time counts as unreachable.
+        self.MAIL_TIMEOUT_SECONDS = _env_float("CAMPAIGN_MAIL_TIMEOUT_SECONDS", 10.0)
+        # A process that found the mail server unreachable leaves its mail queued this long
+        # without trying again (the cron sends it later): one worker in a rush of signatures
+        # then waits for the timeout once, not after every signature.
+        self.MAIL_PAUSE_SECONDS = _env_float("CAMPAIGN_MAIL_PAUSE_SECONDS", 60.0)
         # A sent message's outbox row is deleted this long after, with the others sent meanwhile
         # (one write transaction instead of one per message); 0 deletes each at once.
         self.MAIL_SENT_FLUSH_SECONDS = _env_float("CAMPAIGN_MAIL_SENT_FLUSH_SECONDS", 1.0)

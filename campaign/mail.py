@@ -187,8 +187,10 @@ class _HeldConnection:
     The connection is used again only while it is fresh (`MAIL_KEEP_SECONDS` since its last
     message, at most `MESSAGES_PER_CONNECTION` messages, the same server and account); a
     server that closed it meanwhile (a restart, its own idle timeout) costs one new connection
-    and the message is sent over that. Threads of one process take turns on it (a gunicorn
-    sync worker has one); a forked child starts without it."""
+    and the message is sent over that. A server found unreachable is left alone for
+    `MAIL_PAUSE_SECONDS` (its mail stays queued for the cron), so that a hung server holds a
+    worker for one timeout, not after every signature. Threads of one process take turns on it
+    (a gunicorn sync worker has one); a forked child starts without it."""
 
     def __init__(self):
         self.lock = threading.Lock()
@@ -196,6 +198,10 @@ class _HeldConnection:
         self.key = None
         self.used_at = 0.0
         self.sent = 0
+        #: the server (its key) this process leaves alone until `paused_until` (time.monotonic):
+        #: it was unreachable
+        self.paused_key = None
+        self.paused_until = 0.0
 
     def close(self):
         smtp, self.smtp, self.key = self.smtp, None, None
@@ -212,6 +218,7 @@ class _HeldConnection:
     def after_fork(self):
         """In a forked child: the parent's connection is the parent's (no QUIT here)."""
         self.lock = threading.Lock()
+        self.paused_key, self.paused_until = None, 0.0
         smtp, self.smtp, self.key = self.smtp, None, None
         if smtp is not None:
             smtp.close()  # this process's copy of the socket only
@@ -239,7 +246,8 @@ atexit.register(close_connection)
 
 
 def _connect(config):
-    smtp = smtplib.SMTP(config["MAIL_SERVER"], config["MAIL_PORT"], timeout=10)
+    smtp = smtplib.SMTP(config["MAIL_SERVER"], config["MAIL_PORT"],
+                        timeout=float(config.get("MAIL_TIMEOUT_SECONDS", 10.0)))
     try:
         if config.get("MAIL_STARTTLS"):
             smtp.starttls(context=ssl.create_default_context())
@@ -287,12 +295,45 @@ def _hand_over(smtp, raw):
         smtp.sendmail(*envelope, raw.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n"))
 
 
+#: the server refused this one message (its sender, a recipient, its content): the next may go
+_MESSAGE_REFUSED = (smtplib.SMTPSenderRefused, smtplib.SMTPRecipientsRefused,
+                    smtplib.SMTPDataError, smtplib.SMTPNotSupportedError)
+
+
+def _unreachable(exc):
+    """The failure was the server's, not the message's: it refused or dropped the connection,
+    did not answer in time, or the TLS handshake or login failed. The next message would fare
+    no better."""
+    return _closed_by_server(exc) or not isinstance(exc, _MESSAGE_REFUSED)
+
+
+def _server_key(config):
+    return (config["MAIL_SERVER"], config["MAIL_PORT"], bool(config.get("MAIL_STARTTLS")),
+            config.get("MAIL_USERNAME"))
+
+
+def server_paused(config=None):
+    """True while this process leaves the configured mail server alone: it found it unreachable
+    less than MAIL_PAUSE_SECONDS ago."""
+    config = config or current_app.config
+    return bool(config.get("MAIL_SERVER")) and _held.paused_key == _server_key(config) and \
+        time.monotonic() < _held.paused_until
+
+
 def _send_smtp(raw, config):
     with _held.lock:
+        if server_paused(config):
+            # Found unreachable a moment ago: trying again would hold this worker for the whole
+            # timeout after every signature. The mail stays queued for the cron.
+            raise MailError("MailServerPaused")
         try:
             _send_held(raw, config)
         except (OSError, smtplib.SMTPException) as exc:
             _held.close()
+            if _unreachable(exc):
+                _held.paused_key = _server_key(config)
+                _held.paused_until = time.monotonic() + float(
+                    config.get("MAIL_PAUSE_SECONDS", 60.0))
             current_app.logger.warning("mail not sent: %s", type(exc).__name__)
             raise MailError(type(exc).__name__) from exc
 
@@ -300,8 +341,7 @@ def _send_smtp(raw, config):
 def _send_held(raw, config):
     """Send over the held connection (the lock is held), or a new one when it is not fresh."""
     keep = float(config.get("MAIL_KEEP_SECONDS", 5.0))
-    key = (config["MAIL_SERVER"], config["MAIL_PORT"], bool(config.get("MAIL_STARTTLS")),
-           config.get("MAIL_USERNAME"))
+    key = _server_key(config)
     if _held.smtp is not None and (
             _held.key != key or _held.sent >= MESSAGES_PER_CONNECTION
             or time.monotonic() - _held.used_at > keep):
@@ -594,7 +634,8 @@ def _claim(row_id, now):
 
 def deliver_pending(limit=100):
     """Send due messages (the cron's job), each claimed first so that two deliveries never
-    send the same one. Returns (sent, failed)."""
+    send the same one; stops at a server found unreachable (the rest stay due for the next
+    run). Returns (sent, failed)."""
     sent = failed = 0
     ring = keyring()
     due = db.session.execute(
@@ -603,6 +644,8 @@ def deliver_pending(limit=100):
     ).scalars().all()
     db.session.commit()
     for row_id in due:
+        if server_paused():
+            break  # the server is unreachable: the rest stay due for the next run
         if not _claim(row_id, utcnow()):
             continue
         row = db.session.get(OutboxMessage, row_id)

@@ -279,6 +279,42 @@ def loopback_smtp(handler=None, **options):
         handler.controller.stop()
 
 
+@contextmanager
+def hung_smtp():
+    """A mail server that takes connections and never answers (a hung relay): `.port`, and
+    `.connections`, how many it took."""
+    import socket
+    import threading
+    from types import SimpleNamespace
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    listener.settimeout(0.05)
+    server = SimpleNamespace(port=listener.getsockname()[1], connections=0)
+    held, stop = [], threading.Event()
+
+    def take():
+        while not stop.is_set():
+            try:
+                connection, _address = listener.accept()
+            except TimeoutError:
+                continue
+            held.append(connection)
+            server.connections += 1
+
+    thread = threading.Thread(target=take, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        stop.set()
+        thread.join(5)
+        for connection in held:
+            connection.close()
+        listener.close()
+
+
 @pytest.fixture
 def smtp_server():
     with loopback_smtp() as collector:

@@ -9,7 +9,7 @@ from email import message_from_bytes, policy
 import pytest
 
 from campaign import create_app, mail
-from tests.conftest import loopback_smtp
+from tests.conftest import hung_smtp, loopback_smtp
 
 
 class _Server:
@@ -206,3 +206,75 @@ def test_a_non_ascii_address_is_sent_with_smtputf8(make_config):
     first = message_from_bytes(envelopes[0].content, policy=policy.default)
     assert first["To"] == "rené@exemple.fr"
     assert first.get_content().strip() == "Corps é"
+
+
+# --- a server that does not answer ----------------------------------------------------------------
+
+def _hung_app(make_config, hung, **overrides):
+    return create_app(make_config(MAIL_SERVER="127.0.0.1", MAIL_PORT=hung.port,
+                                  MAIL_STARTTLS=False, MAIL_USERNAME=None,
+                                  MAIL_TIMEOUT_SECONDS=0.3, **overrides))
+
+
+def _send_one(app, to="reader@personal.example"):
+    with app.app_context():
+        mail.send_raw(bytes(mail.build_message(to, "Subject", "Body")))
+
+
+def test_a_hung_server_costs_one_timeout_then_mail_waits_for_the_cron(make_config):
+    """Without the pause, every signature's worker waited for the whole timeout (10 s by
+    default) after its response: a hung relay in a rush stalled the site."""
+    mail.close_connection()
+    with hung_smtp() as hung:
+        app = _hung_app(make_config, hung, MAIL_PAUSE_SECONDS=60)
+        for _number in range(3):
+            with pytest.raises(mail.MailError):
+                _send_one(app)
+        with app.app_context():
+            assert mail.server_paused()
+        assert hung.connections == 1
+
+
+def test_the_server_is_tried_again_once_the_pause_is_over(make_config):
+    mail.close_connection()
+    with hung_smtp() as hung:
+        app = _hung_app(make_config, hung, MAIL_PAUSE_SECONDS=0.2)
+        with pytest.raises(mail.MailError):
+            _send_one(app)
+        time.sleep(0.3)
+        with app.app_context():
+            assert not mail.server_paused()
+        with pytest.raises(mail.MailError):
+            _send_one(app)
+        assert hung.connections == 2
+
+
+def test_another_server_is_tried_while_an_unreachable_one_is_left_alone(make_config, server,
+                                                                        sending):
+    with hung_smtp() as hung:
+        with pytest.raises(mail.MailError):
+            _send_one(_hung_app(make_config, hung, MAIL_PAUSE_SECONDS=60))
+        sending("reader@personal.example")  # the loopback server: another key
+    assert _wait(server, 1) == [["reader@personal.example"]]
+
+
+def test_a_refused_message_does_not_pause_the_server(make_config, server, sending):
+    server.refuse.add("gone@personal.example")
+    with pytest.raises(mail.MailError):
+        sending("gone@personal.example")
+    app = create_app(make_config(MAIL_SERVER="127.0.0.1", MAIL_PORT=server.port,
+                                 MAIL_STARTTLS=False, MAIL_USERNAME=None))
+    with app.app_context():
+        assert not mail.server_paused()
+
+
+def test_a_refused_connection_pauses_the_server(make_config):
+    mail.close_connection()
+    with hung_smtp() as hung:
+        port = hung.port  # closed when the block ends: nothing listens there any more
+    app = create_app(make_config(MAIL_SERVER="127.0.0.1", MAIL_PORT=port, MAIL_STARTTLS=False,
+                                 MAIL_USERNAME=None, MAIL_PAUSE_SECONDS=60))
+    with pytest.raises(mail.MailError, match="ConnectionRefused"):
+        _send_one(app)
+    with pytest.raises(mail.MailError, match="MailServerPaused"):
+        _send_one(app)

@@ -11,7 +11,7 @@ from campaign.extensions import db
 from campaign.models import OutboxMessage, Signature
 from campaign.services import campaigns as campaign_service
 from campaign.services import petitions as petition_service
-from tests.conftest import app_with_schema, csrf_token
+from tests.conftest import app_with_schema, csrf_token, hung_smtp
 
 URL = re.compile(r"http://localhost/(?:s|confirm)/[A-Za-z0-9_-]{43}")
 
@@ -134,6 +134,54 @@ def test_a_dead_mail_server_loses_no_signature_and_the_mail_waits(make_config, s
         db.session.remove()
         db.drop_all()
     assert len(_wait(smtp_server, 1)) == 1
+
+
+def test_a_hung_mail_server_holds_a_worker_once_and_the_cron_sends_the_mail_later(
+        make_config, smtp_server):
+    """A relay that takes the connection and never answers: the first signature's worker waits
+    for the timeout after its response, the next ones do not try; the cron leaves the server
+    alone too while it is unreachable, and sends everything once it answers."""
+    from campaign import create_app, mail
+    from campaign.services import consent
+
+    mail.close_connection()
+    with hung_smtp() as hung:
+        app = create_app(make_config(MAIL_SERVER="127.0.0.1", MAIL_PORT=hung.port,
+                                     MAIL_STARTTLS=False, MAIL_USERNAME=None,
+                                     MAIL_TIMEOUT_SECONDS=0.3, MAIL_PAUSE_SECONDS=60))
+        with app.app_context():
+            db.create_all()
+            consent.seed_defaults()
+            campaign = campaign_service.create_campaign(
+                "acme", actor=None, title_en="Acme", employer="Acme", status="active")
+            petition_service.create_petition(campaign, "end-it", actor=None, title_en="Stop it",
+                                             status="open", refresh_minutes=0)
+            db.session.commit()
+        client = app.test_client()
+        for number in range(3):
+            assert _sign(client, email=f"signer{number}@personal.example").status_code == 200
+        assert hung.connections == 1
+        with app.app_context():
+            assert db.session.execute(select(func.count(Signature.id))).scalar() == 3
+            rows = db.session.execute(select(OutboxMessage)).scalars().all()
+            assert len(rows) == 3 and all(row.attempts == 1 for row in rows)
+            for row in rows:
+                row.next_attempt_at = row.created_at  # their retry is due
+            db.session.commit()
+            assert mail.deliver_pending() == (0, 0)  # paused: nothing claimed, nothing tried
+            assert hung.connections == 1
+            assert mail.pending_count() == 3
+    try:
+        app.config["MAIL_PORT"] = smtp_server.port  # the relay is replaced: it answers
+        with app.app_context():
+            assert mail.deliver_pending() == (3, 0)
+            assert mail.pending_count() == 0
+        assert sorted(to for (to,), _message in _wait(smtp_server, 3)) == [
+            f"signer{number}@personal.example" for number in range(3)]
+    finally:
+        with app.app_context():
+            db.session.remove()
+            db.drop_all()
 
 
 def test_work_address_gets_a_warning_before_anything_is_stored(petition, smtp_server):
