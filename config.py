@@ -98,6 +98,14 @@ class Config:
         self.PETITION_PAGE_CACHE = _env_bool("CAMPAIGN_PETITION_PAGE_CACHE", True)
 
         self.RATELIMIT_STORAGE_URI = _env("CAMPAIGN_REDIS_URL", "campaign-memory://")
+        # Redis down or hung: each worker counts in its own memory meanwhile (the same limits,
+        # per worker) and tries Redis again now and then, instead of answering every signature,
+        # sign-in and private link with an error. A hung Redis costs a request one second at
+        # most, not gunicorn's whole worker timeout.
+        self.RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
+        if self.RATELIMIT_STORAGE_URI.startswith(("redis://", "rediss://", "redis+unix://")):
+            self.RATELIMIT_STORAGE_OPTIONS = {"socket_timeout": 1.0,
+                                              "socket_connect_timeout": 1.0}
         self.RATELIMIT_ENABLED = _env_bool("CAMPAIGN_RATELIMIT_ENABLED", True)
         self.RATELIMIT_HEADERS_ENABLED = False
         self.LOGIN_RATE_LIMIT = _env("CAMPAIGN_LOGIN_RATE_LIMIT", "5 per minute")

@@ -65,11 +65,15 @@ def init_limiter(app):
 
     Route limits (`@limiter.limit`, `shared_limit`) are checked by their decorators when the view
     runs. The before-request hook only applies application, default, meta and blueprint limits and
-    the in-memory fallback; this app configures none, so on every request it resolved an empty
-    list of limits (about a tenth of a plain request's time). It still runs, unchanged, as soon as
-    any of those exists.
+    limits of its own for the in-memory fallback; this app configures none, so on every request
+    it resolved an empty list of limits (about a tenth of a plain request's time). It still runs,
+    unchanged, as soon as any of those exists. The fallback itself (route limits counted in
+    memory while the storage is down, and the storage tried again now and then) happens in the
+    decorators' checks.
     """
     limiter.init_app(app)
+    # The limiter is module-level: a storage an earlier app found unreachable is not this one.
+    limiter._storage_dead = False
     hooks = app.before_request_funcs.get(None, [])
     if limiter._check_request_limit in hooks:
         hooks[hooks.index(limiter._check_request_limit)] = _check_app_wide_limits
@@ -80,7 +84,7 @@ def _has_app_wide_limits():
         manager = limiter.limit_manager
         return bool(manager._application_limits or manager._default_limits
                     or manager._blueprint_limits or limiter._meta_limits
-                    or limiter._in_memory_fallback_enabled)
+                    or limiter._in_memory_fallback)
     except AttributeError:  # another Flask-Limiter version: always check, as it would
         return True
 

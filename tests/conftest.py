@@ -280,9 +280,9 @@ def loopback_smtp(handler=None, **options):
 
 
 @contextmanager
-def hung_smtp():
-    """A mail server that takes connections and never answers (a hung relay): `.port`, and
-    `.connections`, how many it took."""
+def hung_server():
+    """A server that takes connections and never answers (a hung mail relay, a hung Redis):
+    `.port`, and `.connections`, how many it took."""
     import socket
     import threading
     from types import SimpleNamespace

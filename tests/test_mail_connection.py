@@ -9,7 +9,7 @@ from email import message_from_bytes, policy
 import pytest
 
 from campaign import create_app, mail
-from tests.conftest import hung_smtp, loopback_smtp
+from tests.conftest import hung_server, loopback_smtp
 
 
 class _Server:
@@ -225,7 +225,7 @@ def test_a_hung_server_costs_one_timeout_then_mail_waits_for_the_cron(make_confi
     """Without the pause, every signature's worker waited for the whole timeout (10 s by
     default) after its response: a hung relay in a rush stalled the site."""
     mail.close_connection()
-    with hung_smtp() as hung:
+    with hung_server() as hung:
         app = _hung_app(make_config, hung, MAIL_PAUSE_SECONDS=60)
         for _number in range(3):
             with pytest.raises(mail.MailError):
@@ -237,7 +237,7 @@ def test_a_hung_server_costs_one_timeout_then_mail_waits_for_the_cron(make_confi
 
 def test_the_server_is_tried_again_once_the_pause_is_over(make_config):
     mail.close_connection()
-    with hung_smtp() as hung:
+    with hung_server() as hung:
         app = _hung_app(make_config, hung, MAIL_PAUSE_SECONDS=0.2)
         with pytest.raises(mail.MailError):
             _send_one(app)
@@ -251,7 +251,7 @@ def test_the_server_is_tried_again_once_the_pause_is_over(make_config):
 
 def test_another_server_is_tried_while_an_unreachable_one_is_left_alone(make_config, server,
                                                                         sending):
-    with hung_smtp() as hung:
+    with hung_server() as hung:
         with pytest.raises(mail.MailError):
             _send_one(_hung_app(make_config, hung, MAIL_PAUSE_SECONDS=60))
         sending("reader@personal.example")  # the loopback server: another key
@@ -270,7 +270,7 @@ def test_a_refused_message_does_not_pause_the_server(make_config, server, sendin
 
 def test_a_refused_connection_pauses_the_server(make_config):
     mail.close_connection()
-    with hung_smtp() as hung:
+    with hung_server() as hung:
         port = hung.port  # closed when the block ends: nothing listens there any more
     app = create_app(make_config(MAIL_SERVER="127.0.0.1", MAIL_PORT=port, MAIL_STARTTLS=False,
                                  MAIL_USERNAME=None, MAIL_PAUSE_SECONDS=60))

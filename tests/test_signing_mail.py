@@ -11,7 +11,7 @@ from campaign.extensions import db
 from campaign.models import OutboxMessage, Signature
 from campaign.services import campaigns as campaign_service
 from campaign.services import petitions as petition_service
-from tests.conftest import app_with_schema, csrf_token, hung_smtp
+from tests.conftest import app_with_schema, csrf_token, hung_server
 
 URL = re.compile(r"http://localhost/(?:s|confirm)/[A-Za-z0-9_-]{43}")
 
@@ -145,7 +145,7 @@ def test_a_hung_mail_server_holds_a_worker_once_and_the_cron_sends_the_mail_late
     from campaign.services import consent
 
     mail.close_connection()
-    with hung_smtp() as hung:
+    with hung_server() as hung:
         app = create_app(make_config(MAIL_SERVER="127.0.0.1", MAIL_PORT=hung.port,
                                      MAIL_STARTTLS=False, MAIL_USERNAME=None,
                                      MAIL_TIMEOUT_SECONDS=0.3, MAIL_PAUSE_SECONDS=60))

@@ -1,0 +1,127 @@
+"""Rate limits kept in Redis are counted where every worker sees them, and signing goes on when
+Redis is down or hung: each worker then counts the same limits in its own memory."""
+
+import secrets
+import socket
+
+import pytest
+from sqlalchemy import func, select
+
+from campaign import create_app
+from campaign.extensions import db, limiter
+from campaign.models import Signature
+from campaign.services import campaigns as campaign_service
+from campaign.services import consent
+from campaign.services import petitions as petition_service
+from config import Config
+from tests.conftest import csrf_token, hung_server
+
+REDIS = ("127.0.0.1", 6379)
+
+
+def _redis_answers():
+    try:
+        with socket.create_connection(REDIS, timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def _config(make_config, storage, **overrides):
+    return make_config(RATELIMIT_STORAGE_URI=storage, SIGN_RATE_LIMIT="2 per minute",
+                       RATELIMIT_KEY_PREFIX=f"campaign-test-{secrets.token_hex(4)}",
+                       RATELIMIT_STORAGE_OPTIONS={"socket_timeout": 0.5,
+                                                  "socket_connect_timeout": 0.5},
+                       **overrides)
+
+
+def _world(config):
+    app = create_app(config)
+    with app.app_context():
+        db.create_all()
+        consent.seed_defaults()
+        campaign = campaign_service.create_campaign("acme", actor=None, title_en="Acme",
+                                                    employer="Acme", status="active")
+        petition_service.create_petition(campaign, "end-it", actor=None, title_en="Stop it",
+                                         status="open", refresh_minutes=0)
+        db.session.commit()
+    return app
+
+
+def _sign(app, number):
+    client = app.test_client()
+    page = client.get("/c/acme/p/end-it")
+    response = client.post("/c/acme/p/end-it/sign", data={
+        "csrf_token": csrf_token(page.text), "name": "Alice Canary",
+        "email": f"signer{number}@personal.example", "version_public_name": "1",
+        "version_share_with_reps": "1", "version_contact": "1"})
+    response.close()
+    return response.status_code
+
+
+def _signatures(app):
+    with app.app_context():
+        return db.session.execute(select(func.count(Signature.id))).scalar()
+
+
+def _drop(app):
+    with app.app_context():
+        db.session.remove()
+        db.drop_all()
+
+
+@pytest.mark.skipif(not _redis_answers(), reason="no Redis on 127.0.0.1:6379 (CI has one)")
+def test_counts_kept_in_redis_outlive_the_worker_that_made_them(make_config):
+    """Another app on the same Redis (another worker, or this one restarted) sees the count; with
+    the in-memory default it would start from zero."""
+    import redis
+
+    config = _config(make_config, "redis://127.0.0.1:6379/0")
+    server = redis.Redis(*REDIS)
+    first = _world(config)
+    try:
+        assert [_sign(first, 1), _sign(first, 2)] == [200, 200]
+        assert server.keys(f"*/{config.RATELIMIT_KEY_PREFIX}/*")  # counted in Redis
+        second = create_app(config)  # a new limiter storage, the same Redis
+        assert _sign(second, 3) == 429
+        assert _signatures(second) == 2
+    finally:
+        for key in server.keys(f"*/{config.RATELIMIT_KEY_PREFIX}/*"):
+            server.delete(key)
+        _drop(first)
+
+
+def test_signing_goes_on_when_redis_is_down_and_the_limit_still_counts(make_config):
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    app = _world(_config(make_config, f"redis://127.0.0.1:{port}/0"))
+    try:
+        assert [_sign(app, number) for number in range(3)] == [200, 200, 429]
+        assert _signatures(app) == 2
+    finally:
+        _drop(app)
+    # the next app's storage is not taken for dead because this one was
+    create_app(make_config())
+    assert limiter._storage_dead is False
+
+
+def test_signing_goes_on_when_redis_hangs(make_config):
+    with hung_server() as hung:
+        app = _world(_config(make_config, f"redis://127.0.0.1:{hung.port}/0"))
+        try:
+            assert [_sign(app, number) for number in range(3)] == [200, 200, 429]
+            assert _signatures(app) == 2
+            assert hung.connections >= 1
+        finally:
+            _drop(app)
+
+
+def test_a_redis_url_gets_timeouts_and_the_in_memory_fallback(monkeypatch):
+    monkeypatch.setenv("CAMPAIGN_REDIS_URL", "redis://127.0.0.1:6379/0")
+    config = Config()
+    assert config.RATELIMIT_IN_MEMORY_FALLBACK_ENABLED is True
+    assert config.RATELIMIT_STORAGE_OPTIONS == {"socket_timeout": 1.0,
+                                                "socket_connect_timeout": 1.0}
+    monkeypatch.delenv("CAMPAIGN_REDIS_URL")
+    assert not hasattr(Config(), "RATELIMIT_STORAGE_OPTIONS")  # the in-memory default
