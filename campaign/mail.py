@@ -301,9 +301,9 @@ _MESSAGE_REFUSED = (smtplib.SMTPSenderRefused, smtplib.SMTPRecipientsRefused,
 
 
 def _unreachable(exc):
-    """The failure was the server's, not the message's: it refused or dropped the connection,
-    did not answer in time, or the TLS handshake or login failed. The next message would fare
-    no better."""
+    """The failure was the server's, not the message's: it dropped the connection or did not
+    answer in time (any failure while connecting counts too: TCP, the greeting, STARTTLS, the
+    login). The next message would fare no better."""
     return _closed_by_server(exc) or not isinstance(exc, _MESSAGE_REFUSED)
 
 
@@ -329,8 +329,9 @@ def _send_smtp(raw, config):
         try:
             _send_held(raw, config)
         except (OSError, smtplib.SMTPException) as exc:
+            connecting = _held.smtp is None  # it failed before a connection was ready
             _held.close()
-            if _unreachable(exc):
+            if connecting or _unreachable(exc):
                 _held.paused_key = _server_key(config)
                 _held.paused_until = time.monotonic() + float(
                     config.get("MAIL_PAUSE_SECONDS", 60.0))

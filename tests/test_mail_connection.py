@@ -278,3 +278,15 @@ def test_a_refused_connection_pauses_the_server(make_config):
         _send_one(app)
     with pytest.raises(mail.MailError, match="MailServerPaused"):
         _send_one(app)
+
+
+def test_a_server_without_starttls_is_left_alone_too(make_config, server):
+    """STARTTLS asked for and not offered: a failure while connecting, however it is raised."""
+    mail.close_connection()
+    app = create_app(make_config(MAIL_SERVER="127.0.0.1", MAIL_PORT=server.port,
+                                 MAIL_STARTTLS=True, MAIL_USERNAME=None, MAIL_PAUSE_SECONDS=60))
+    with pytest.raises(mail.MailError, match="SMTPNotSupportedError"):
+        _send_one(app)
+    with pytest.raises(mail.MailError, match="MailServerPaused"):
+        _send_one(app)
+    assert server.connections == 1
