@@ -128,6 +128,9 @@ class Config:
         # without trying again (the cron sends it later): one worker in a rush of signatures
         # then waits for the timeout once, not after every signature.
         self.MAIL_PAUSE_SECONDS = _env_float("CAMPAIGN_MAIL_PAUSE_SECONDS", 60.0)
+        # A queued mail still not sent this long after it was queued is given up, as a mail
+        # server gives up (Postfix's default is 5 days); one refused for good goes at once.
+        self.MAIL_MAX_AGE_HOURS = _env_float("CAMPAIGN_MAIL_MAX_AGE_HOURS", 120.0)
         # A sent message's outbox row is deleted this long after, with the others sent meanwhile
         # (one write transaction instead of one per message); 0 deletes each at once.
         self.MAIL_SENT_FLUSH_SECONDS = _env_float("CAMPAIGN_MAIL_SENT_FLUSH_SECONDS", 1.0)

@@ -227,10 +227,14 @@ def mail_deliver():
 
     process_link_requests()
     db.session.commit()
+    expired = mail.drop_expired()
     sent, failed = mail.deliver_pending(limit=1000)
     _say(_("Mail sent: %(sent)d; still waiting: %(waiting)d.", sent=sent,
            waiting=mail.pending_count()))
-    if failed:
+    if expired:
+        _say(_("Mail given up, still not sent after %(hours)d hours: %(count)d.",
+               hours=current_app.config["MAIL_MAX_AGE_HOURS"], count=expired), err=True)
+    if failed or expired:
         raise SystemExit(1)
 
 

@@ -57,7 +57,12 @@ RETRY_DELAYS_MINUTES = (1, 5, 15, 60, 240, 720)
 
 
 class MailError(Exception):
-    pass
+    """A message was not sent. `permanent`: the server refused it for good (a 5xx reply to its
+    recipient or its content); sending it again would not help."""
+
+    def __init__(self, reason, permanent=False):
+        super().__init__(reason)
+        self.permanent = permanent
 
 
 #: templates that print their arguments (links) as given and read nothing else of the context:
@@ -300,6 +305,16 @@ _MESSAGE_REFUSED = (smtplib.SMTPSenderRefused, smtplib.SMTPRecipientsRefused,
                     smtplib.SMTPDataError, smtplib.SMTPNotSupportedError)
 
 
+def _refused_for_good(exc):
+    """A 5xx reply to every recipient, or to the message's content: permanent, as mail servers
+    mean it. A refused sender is not: that is this server's setting, and every message would
+    be refused alike until it is fixed."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return bool(exc.recipients) and all(
+            500 <= code < 600 for code, _reply in exc.recipients.values())
+    return isinstance(exc, smtplib.SMTPDataError) and 500 <= exc.smtp_code < 600
+
+
 def _unreachable(exc):
     """The failure was the server's, not the message's: it dropped the connection or did not
     answer in time (any failure while connecting counts too: TCP, the greeting, STARTTLS, the
@@ -336,7 +351,7 @@ def _send_smtp(raw, config):
                 _held.paused_until = time.monotonic() + float(
                     config.get("MAIL_PAUSE_SECONDS", 60.0))
             current_app.logger.warning("mail not sent: %s", type(exc).__name__)
-            raise MailError(type(exc).__name__) from exc
+            raise MailError(type(exc).__name__, permanent=_refused_for_good(exc)) from exc
 
 
 def _send_held(raw, config):
@@ -598,7 +613,13 @@ def _send_row(public_id, raw, *, sent_rows=None):
         row = db.session.execute(
             select(OutboxMessage).where(OutboxMessage.public_id == public_id)
         ).scalar_one_or_none()
-        if row is not None:
+        if row is not None and (exc.permanent or row.created_at < _oldest_kept()):
+            # Refused for good, or still not sent after MAIL_MAX_AGE_HOURS: given up, as a
+            # mail server would give up (its address and any private link go with it).
+            db.session.delete(row)
+            current_app.logger.warning("mail given up after %d attempts: %s",
+                                       row.attempts + 1, exc)
+        elif row is not None:
             row.attempts += 1
             row.last_error = str(exc)[:64]
             delay = RETRY_DELAYS_MINUTES[min(row.attempts, len(RETRY_DELAYS_MINUTES)) - 1]
@@ -610,6 +631,28 @@ def _send_row(public_id, raw, *, sent_rows=None):
     else:
         _delete_sent([public_id])
     return True
+
+
+def _oldest_kept():
+    """When a queued message still not sent is given up (MAIL_MAX_AGE_HOURS after it was
+    queued)."""
+    return utcnow() - timedelta(hours=float(current_app.config.get("MAIL_MAX_AGE_HOURS", 120)))
+
+
+def drop_expired():
+    """Give up every queued message older than MAIL_MAX_AGE_HOURS, sent or not (a mail server
+    that stayed unreachable all that time never had a chance to refuse it); the cron's job.
+    Returns how many."""
+    db.session.commit()
+    dropped = db.session.execute(
+        delete(OutboxMessage).where(OutboxMessage.created_at < _oldest_kept())
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.commit()
+    if dropped:
+        current_app.logger.warning("mail given up unsent after %s hours: %d",
+                                   current_app.config.get("MAIL_MAX_AGE_HOURS", 120), dropped)
+    return dropped
 
 
 def deliver_own(queued):

@@ -4,22 +4,30 @@ server, and never a message sent twice or lost on the way."""
 
 import time
 from contextlib import contextmanager
+from datetime import timedelta
 from email import message_from_bytes, policy
 
 import pytest
+from sqlalchemy import select, update
 
 from campaign import create_app, mail
-from tests.conftest import hung_server, loopback_smtp
+from campaign.crypto import aad_for, keyring, new_public_id
+from campaign.extensions import db
+from campaign.models import OutboxMessage
+from campaign.models.base import utcnow
+from tests.conftest import app_with_schema, hung_server, loopback_smtp
 
 
 class _Server:
     """Counts connections (one EHLO each) and keeps what it accepted; `refuse` holds addresses
-    to refuse (550), `closing_once` makes the next MAIL answer 421 and close."""
+    to refuse (550), `busy` answers 450 to every recipient, `closing_once` makes the next MAIL
+    answer 421 and close."""
 
     def __init__(self):
         self.connections = 0
         self.messages = []
         self.refuse = set()
+        self.busy = False
         self.closing_once = False
 
     async def handle_EHLO(self, server, session, envelope, hostname, responses):  # noqa: N802
@@ -37,6 +45,8 @@ class _Server:
     async def handle_RCPT(self, server, session, envelope, address, options):  # noqa: N802
         if address in self.refuse:
             return "550 no such mailbox"
+        if self.busy:
+            return "450 mailbox busy, try again later"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
@@ -290,3 +300,93 @@ def test_a_server_without_starttls_is_left_alone_too(make_config, server):
     with pytest.raises(mail.MailError, match="MailServerPaused"):
         _send_one(app)
     assert server.connections == 1
+
+
+# --- giving up ------------------------------------------------------------------------------------
+
+@pytest.fixture
+def outbox_app(make_config, server):
+    mail.close_connection()
+    config = make_config(MAIL_SERVER="127.0.0.1", MAIL_PORT=server.port, MAIL_STARTTLS=False,
+                         MAIL_USERNAME=None)
+    with app_with_schema(config) as app:
+        yield app
+    mail.close_connection()
+
+
+def _queue(app, to, age=timedelta(0)):
+    """Queue a message for `to` (due now), as if queued `age` ago; returns its public id."""
+    with app.app_context():
+        public_id, raw = new_public_id(), bytes(mail.build_message(to, "Subject", "Body"))
+        sealed = mail.SealedMail(
+            public_id=public_id, raw=raw,
+            message_ct=keyring().encrypt(raw, aad_for("outbox", "message", public_id)))
+        mail.queue(sealed)
+        queued_at = utcnow() - age
+        db.session.execute(update(OutboxMessage).where(
+            OutboxMessage.public_id == sealed.public_id).values(
+            created_at=queued_at, next_attempt_at=queued_at))
+        db.session.commit()
+        return sealed.public_id
+
+
+def _queued(app):
+    with app.app_context():
+        return {row.public_id: row for row in db.session.execute(
+            select(OutboxMessage)).scalars()}
+
+
+def test_a_message_refused_for_good_is_given_up_at_once(outbox_app, server, caplog):
+    server.refuse.add("gone@personal.example")
+    refused = _queue(outbox_app, "gone@personal.example")
+    kept = _queue(outbox_app, "here@personal.example")
+    with outbox_app.app_context():
+        assert mail.deliver_pending() == (1, 1)
+    assert refused not in _queued(outbox_app) and kept not in _queued(outbox_app)
+    assert _wait(server, 1) == [["here@personal.example"]]
+    assert "gone@personal.example" not in caplog.text
+    assert "given up" in caplog.text
+
+
+def test_a_temporary_refusal_is_retried_later(outbox_app, server):
+    server.busy = True  # 450 to every recipient
+    public_id = _queue(outbox_app, "busy@personal.example")
+    with outbox_app.app_context():
+        assert mail.deliver_pending() == (0, 1)
+    row = _queued(outbox_app)[public_id]
+    assert row.attempts == 1 and row.next_attempt_at > utcnow()
+
+
+def test_a_message_still_failing_after_the_maximum_age_is_given_up(outbox_app, server):
+    server.busy = True
+    old = _queue(outbox_app, "old@personal.example", age=timedelta(hours=121))
+    young = _queue(outbox_app, "young@personal.example", age=timedelta(hours=119))
+    with outbox_app.app_context():
+        assert mail.deliver_pending() == (0, 2)
+    assert set(_queued(outbox_app)) == {young}
+    assert old not in _queued(outbox_app)
+
+
+def test_the_cron_gives_up_messages_past_the_maximum_age_even_unsent(outbox_app):
+    """A server unreachable for days never refused them: the age alone decides."""
+    old = _queue(outbox_app, "old@personal.example", age=timedelta(hours=121))
+    young = _queue(outbox_app, "young@personal.example", age=timedelta(hours=1))
+    outbox_app.config["MAIL_MAX_AGE_HOURS"] = 120
+    with outbox_app.app_context():
+        assert mail.drop_expired() == 1
+    assert set(_queued(outbox_app)) == {young}
+    assert old not in _queued(outbox_app)
+
+
+@pytest.mark.parametrize(("lang", "says"), [
+    ("en", "Mail given up, still not sent after 120 hours: 1."),
+    ("fr", "E-mails abandonnés, toujours pas envoyés après 120 heures : 1."),
+])
+def test_the_mail_cron_says_what_it_gave_up_and_fails(outbox_app, server, lang, says):
+    _queue(outbox_app, "old@personal.example", age=timedelta(hours=121))
+    _queue(outbox_app, "young@personal.example")
+    result = outbox_app.test_cli_runner().invoke(args=["mail", "deliver", "--lang", lang])
+    assert says in result.output
+    assert result.exit_code == 1  # the cron's mail tells the admin
+    assert _wait(server, 1) == [["young@personal.example"]]
+    assert "old@personal.example" not in result.output
