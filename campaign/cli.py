@@ -203,12 +203,14 @@ def purge_command():
     from .services import accounts, signatures, statements
 
     sessions = accounts.purge_expired_sessions()
+    invitations = accounts.purge_spent_invitations()
     erased = signatures.purge_due()
     statements_purged = statements.purge_due()
     db.session.commit()
     db.session.remove()
     checkpoint(current_app)
     _say(_("Expired staff sessions removed: %(n)d.", n=sessions))
+    _say(_("Used or expired staff invitations removed: %(n)d.", n=invitations))
     _say(_("Signer identities erased after retention: %(n)d.", n=erased["retention"]))
     _say(_("Unconfirmed signatures expired: %(n)d.", n=erased["unconfirmed"]))
     _say(_("Statement authors and original texts erased after retention: %(n)d.",

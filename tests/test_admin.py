@@ -38,6 +38,30 @@ def test_invited_person_sets_a_password_once_and_signs_in(app, client, make_user
     assert login(app.test_client(), "new.rep@example.org", long_unicode).status_code == 302
 
 
+def test_the_purge_removes_used_and_expired_invitations_only(app, make_user, runner):
+    from datetime import timedelta
+
+    from campaign.models import Invitation
+    from campaign.models.base import utcnow
+    from campaign.services import accounts
+
+    make_user("admin@example.org", is_admin=True)
+    with app.app_context():
+        admin = db.session.execute(select(User)).scalar_one()
+        links = {name: accounts.invite(f"{name}@example.org", name, actor=admin)[1]
+                 for name in ("used", "expired", "pending")}
+        accounts.accept_invitation(accounts.find_invitation(links["used"]), "a long passphrase")
+        expired = accounts.find_invitation(links["expired"])
+        expired.expires_at = utcnow() - timedelta(minutes=1)
+        db.session.commit()
+    result = runner.invoke(args=["purge", "--lang", "en"])
+    assert "Used or expired staff invitations removed: 2." in result.output
+    with app.app_context():
+        left = db.session.execute(select(Invitation)).scalars().all()
+        assert [invitation.user.display_name for invitation in left] == ["pending"]
+        assert accounts.find_invitation(links["pending"]) is not None
+
+
 def test_role_removal_ends_the_persons_sessions(app, client, make_user, make_campaign):
     make_campaign("acme")
     make_user("admin@example.org", is_admin=True)

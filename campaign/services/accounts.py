@@ -349,6 +349,14 @@ def purge_expired_sessions():
     return result.rowcount
 
 
+def purge_spent_invitations():
+    """Delete invitations that can no longer be used (used, or expired): a link to one already
+    answers like an unknown link (`find_invitation`)."""
+    result = db.session.execute(delete(Invitation).where(
+        or_(Invitation.used_at.is_not(None), Invitation.expires_at <= utcnow())))
+    return result.rowcount
+
+
 # --- invitations ---------------------------------------------------------------------------------
 
 def invite(email, display_name, *, actor, is_admin=False, locale=None):
