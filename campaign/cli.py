@@ -111,6 +111,30 @@ def users_revoke(email, campaign_slug, role):
     _say(_("Role removed."))
 
 
+@users_cli.command("delete")
+@click.argument("email")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@localized_command
+def users_delete(email, yes):
+    """Delete the staff account EMAIL for good (the audit log keeps its public id only)."""
+    from .services import accounts
+
+    user = accounts.get_user_by_email(email)
+    if user is None:
+        raise click.ClickException(_("No account with this e-mail."))
+    if not yes and not click.confirm(_(
+            "Delete this account for good? Its roles, sessions and second factor go with it; "
+            "the audit log keeps only its public id (%(id)s).", id=user.public_id)):
+        raise click.ClickException(_("Nothing was deleted."))
+    public_id = user.public_id
+    try:
+        accounts.delete_user(user, actor=None)
+    except accounts.AccountError:
+        raise click.ClickException(_("The last active administrator cannot be deleted."))
+    db.session.commit()
+    _say(_("Account deleted: %(id)s", id=public_id))
+
+
 # --- translations --------------------------------------------------------------------------------
 
 @translate_cli.command("extract")

@@ -125,3 +125,54 @@ def test_revoking_a_role_the_person_does_not_hold_says_so_and_changes_nothing(
     with app.app_context():
         assert db.session.execute(select(AuditEvent).where(
             AuditEvent.action == "role_revoked")).first() is None
+
+
+def test_deleting_a_staff_account_keeps_the_audit_chain_and_only_the_public_id(
+        app, make_user, make_campaign, runner):
+    from campaign import audit
+    from campaign.models import AuditEvent, Membership, StaffSession
+    from campaign.services import accounts
+
+    make_campaign("acme")
+    make_user("admin@example.org", is_admin=True)
+    rep_id = make_user("leaving.rep@example.org", roles=[("acme", "rep")], name="Leaving Rep")
+    rep = app.test_client()
+    login(rep, "leaving.rep@example.org")
+    assert rep.get("/staff/campaigns/acme").status_code == 200
+    with app.app_context():
+        user = accounts.get_user_by_email("leaving.rep@example.org")
+        audit.record("identities_viewed", actor=user, target=user)  # something the rep did
+        db.session.commit()
+        user_id = user.id
+
+    refused = runner.invoke(args=["users", "delete", "leaving.rep@example.org", "--lang", "en"],
+                            input="n\n")
+    assert refused.exit_code != 0 and "Nothing was deleted." in refused.output
+    result = runner.invoke(args=["users", "delete", "leaving.rep@example.org", "--yes",
+                                 "--lang", "fr"])
+    assert result.exit_code == 0, result.output
+    assert f"Compte supprimé : {rep_id}" in result.output
+
+    assert rep.get("/staff/campaigns/acme").status_code == 302  # signed out
+    with app.app_context():
+        assert accounts.get_user_by_email("leaving.rep@example.org") is None
+        assert db.session.execute(select(Membership).where(
+            Membership.user_id == user_id)).first() is None
+        assert db.session.execute(select(StaffSession).where(
+            StaffSession.user_id == user_id)).first() is None
+        events = db.session.execute(select(AuditEvent).order_by(AuditEvent.id)).scalars().all()
+        assert audit.verify() == (len(events), None)
+        done = [e for e in events if e.actor == rep_id]
+        assert done and all(e.actor_id is None for e in done)
+        assert [e.action for e in events if e.target_id == rep_id][-1] == "user_deleted"
+        assert all("leaving" not in (e.details or "") for e in events)
+
+
+def test_the_last_active_administrator_cannot_be_deleted(app, make_user, runner):
+    make_user("admin@example.org", is_admin=True)
+    result = runner.invoke(args=["users", "delete", "admin@example.org", "--yes", "--lang", "en"])
+    assert result.exit_code != 0
+    assert "The last active administrator cannot be deleted." in result.output
+    make_user("second.admin@example.org", is_admin=True)
+    again = runner.invoke(args=["users", "delete", "admin@example.org", "--yes", "--lang", "en"])
+    assert again.exit_code == 0, again.output
