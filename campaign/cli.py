@@ -130,7 +130,8 @@ def users_delete(email, yes):
     try:
         accounts.delete_user(user, actor=None)
     except accounts.AccountError:
-        raise click.ClickException(_("The last active administrator cannot be deleted."))
+        raise click.ClickException(
+            _("The last active administrator cannot be deleted.")) from None
     db.session.commit()
     _say(_("Account deleted: %(id)s", id=public_id))
 
