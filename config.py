@@ -73,6 +73,8 @@ class Config:
         # No pool_pre_ping: database.configure_engine checks connections that sat idle.
         self.SQLALCHEMY_ENGINE_OPTIONS = {}
         self.SQLITE_BUSY_TIMEOUT_MS = _env_int("CAMPAIGN_SQLITE_BUSY_TIMEOUT_MS", 15000)
+        # PostgreSQL: how long connecting may take before the request gets the 503 page
+        self.DATABASE_CONNECT_TIMEOUT = _env_int("CAMPAIGN_DATABASE_CONNECT_TIMEOUT", 5)
 
         self.BABEL_DEFAULT_LOCALE = _env("CAMPAIGN_DEFAULT_LOCALE", "fr")
         self.BABEL_DEFAULT_TIMEZONE = _env("CAMPAIGN_TIMEZONE", "Europe/Paris")

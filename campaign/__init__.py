@@ -29,6 +29,7 @@ def create_app(config=None):
     from .extensions import babel, csrf, db, init_limiter, login_manager, migrate
     from .i18n import select_locale
 
+    database.set_connect_timeout(app)
     db.init_app(app)
     migrate.init_app(app, db, directory=config.MIGRATIONS_FOLDER, render_as_batch=True,
                      compare_type=True)

@@ -147,6 +147,23 @@ def _note_commit(_session):
         g.campaign_committed = True
 
 
+def set_connect_timeout(app):
+    """PostgreSQL: give up connecting after DATABASE_CONNECT_TIMEOUT seconds (libpq's
+    connect_timeout), before the engine is made. Without it, a database host that drops packets
+    or never answers held each worker until gunicorn killed it (the proxy then answered 502, in
+    no language); now the request gets the translated 503."""
+    uri = str(app.config.get("SQLALCHEMY_DATABASE_URI") or "")
+    if not uri.startswith("postgresql"):
+        return
+    options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+    connect_args = dict(options.get("connect_args") or {})
+    # libpq counts whole seconds, 2 at least
+    connect_args.setdefault("connect_timeout",
+                            max(2, int(app.config.get("DATABASE_CONNECT_TIMEOUT", 5))))
+    options["connect_args"] = connect_args
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
+
+
 def configure_engine(app):
     """Attach dialect-specific listeners to the app's engine."""
     app.before_request(_flag_writing_views)

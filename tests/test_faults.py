@@ -32,7 +32,7 @@ from campaign.services import campaigns as campaign_service
 from campaign.services import consent
 from campaign.services import petitions as petition_service
 from campaign.services import signatures as signature_service
-from tests.conftest import app_with_schema, csrf_token
+from tests.conftest import app_with_schema, csrf_token, hung_server
 
 ROOT = Path(__file__).resolve().parent.parent
 UNREACHABLE_DATABASE = "postgresql+psycopg://postgres@127.0.0.1:1/nothing"
@@ -161,6 +161,36 @@ def test_unreachable_database_gives_a_translated_503_on_signing_and_stores_nothi
     # The very same post to the reachable database is accepted: the 503 was the database.
     assert client.post(SIGN, data=data, headers=FRENCH).status_code == 200
     assert rows(app)["signatures"] == 1
+
+
+def test_a_database_host_that_never_answers_gives_the_translated_503_in_time(
+        petition, make_config):
+    """A PostgreSQL address that takes the connection and never answers (a hung server, or a
+    firewall in between): without a connect timeout the worker waited until gunicorn killed it."""
+    app = petition
+    client = app.test_client()
+    page = client.get(PAGE, headers=FRENCH)
+    data = form(csrf_token(page.text))
+    with hung_server() as hung:
+        broken = create_app(make_config(
+            SQLALCHEMY_DATABASE_URI=f"postgresql+psycopg://postgres@127.0.0.1:{hung.port}/x",
+            DATABASE_CONNECT_TIMEOUT=2, **same_secrets(app)))
+        answered = {}
+        try:
+            other = broken.test_client()
+            cookie = client.get_cookie(app.config["SESSION_COOKIE_NAME"])
+            other.set_cookie(cookie.key, cookie.value)
+            # in a thread, so that a request still waiting fails the test instead of hanging it
+            posting = threading.Thread(target=lambda: answered.update(
+                response=other.post(SIGN, data=data, headers=FRENCH)), daemon=True)
+            posting.start()
+            posting.join(30)
+            assert "response" in answered, "the request still waited for the database after 30 s"
+        finally:
+            dispose(broken)
+        assert hung.connections >= 1
+    assert_translated_503(answered["response"])
+    assert rows(app) == NOTHING
 
 
 class CuttingProxy:
