@@ -207,6 +207,8 @@ class _HeldConnection:
         #: it was unreachable
         self.paused_key = None
         self.paused_until = 0.0
+        #: how many times in a row the paused server was found unreachable (the pause doubles)
+        self.unreachable_runs = 0
 
     def close(self):
         smtp, self.smtp, self.key = self.smtp, None, None
@@ -223,7 +225,7 @@ class _HeldConnection:
     def after_fork(self):
         """In a forked child: the parent's connection is the parent's (no QUIT here)."""
         self.lock = threading.Lock()
-        self.paused_key, self.paused_until = None, 0.0
+        self.paused_key, self.paused_until, self.unreachable_runs = None, 0.0, 0
         smtp, self.smtp, self.key = self.smtp, None, None
         if smtp is not None:
             smtp.close()  # this process's copy of the socket only
@@ -347,11 +349,26 @@ def _send_smtp(raw, config):
             connecting = _held.smtp is None  # it failed before a connection was ready
             _held.close()
             if connecting or _unreachable(exc):
-                _held.paused_key = _server_key(config)
-                _held.paused_until = time.monotonic() + float(
-                    config.get("MAIL_PAUSE_SECONDS", 60.0))
+                _pause(config)
             current_app.logger.warning("mail not sent: %s", type(exc).__name__)
             raise MailError(type(exc).__name__, permanent=_refused_for_good(exc)) from exc
+        _held.unreachable_runs = 0
+
+
+#: the longest pause, however long the server has been unreachable (the cron still tries it)
+MAX_PAUSE_SECONDS = 900
+
+
+def _pause(config):
+    """Leave the server alone for MAIL_PAUSE_SECONDS, doubled each time it is found unreachable
+    again right after a pause (up to MAX_PAUSE_SECONDS): a relay down for an hour then costs a
+    worker a handful of timeouts, not one a minute."""
+    key = _server_key(config)
+    _held.unreachable_runs = _held.unreachable_runs + 1 if _held.paused_key == key else 1
+    base = float(config.get("MAIL_PAUSE_SECONDS", 60.0))
+    _held.paused_key = key
+    _held.paused_until = time.monotonic() + min(
+        base * 2 ** (_held.unreachable_runs - 1), max(base, MAX_PAUSE_SECONDS))
 
 
 def _send_held(raw, config):

@@ -259,6 +259,26 @@ def test_the_server_is_tried_again_once_the_pause_is_over(make_config):
         assert hung.connections == 2
 
 
+def test_the_pause_doubles_while_the_server_stays_unreachable_and_ends_when_it_answers(
+        make_config, server):
+    mail.close_connection()
+    with hung_server() as hung:
+        app = _hung_app(make_config, hung, MAIL_PAUSE_SECONDS=0.2)
+        pauses = []
+        for _round in range(3):
+            with pytest.raises(mail.MailError):
+                _send_one(app)
+            pauses.append(mail._held.paused_until - time.monotonic())
+            time.sleep(pauses[-1] + 0.05)
+        assert hung.connections == 3
+    assert 0.1 < pauses[0] < 0.25 and 0.3 < pauses[1] < 0.45 and 0.7 < pauses[2] < 0.85
+    # the same address answers again (another server took the port's place): the pause resets
+    app = create_app(make_config(MAIL_SERVER="127.0.0.1", MAIL_PORT=server.port,
+                                 MAIL_STARTTLS=False, MAIL_USERNAME=None))
+    _send_one(app)
+    assert mail._held.unreachable_runs == 0
+
+
 def test_another_server_is_tried_while_an_unreachable_one_is_left_alone(make_config, server,
                                                                         sending):
     with hung_server() as hung:
