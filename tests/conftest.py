@@ -85,6 +85,31 @@ def app_with_schema(config):
             db.engine.dispose()
 
 
+def add_open_petition():
+    """In an app context: the active campaign "acme" and its open petition "end-it" (public
+    count refreshed at every view), committed."""
+    from campaign.services import campaigns, petitions
+
+    campaign = campaigns.create_campaign("acme", actor=None, title_en="Acme", employer="Acme",
+                                         status="active")
+    petitions.create_petition(campaign, "end-it", actor=None, title_en="Stop it", status="open",
+                              refresh_minutes=0)
+    db.session.commit()
+
+
+def app_with_open_petition(config):
+    """An app on `config` with the schema, the consent texts and `add_open_petition` (the caller
+    drops the tables)."""
+    from campaign.services import consent
+
+    app = create_app(config)
+    with app.app_context():
+        db.create_all()
+        consent.seed_defaults()
+        add_open_petition()
+    return app
+
+
 @pytest.fixture
 def app(make_config):
     with app_with_schema(make_config()) as app:

@@ -10,11 +10,8 @@ from sqlalchemy import func, select
 from campaign import create_app
 from campaign.extensions import db, limiter
 from campaign.models import Signature
-from campaign.services import campaigns as campaign_service
-from campaign.services import consent
-from campaign.services import petitions as petition_service
 from config import Config
-from tests.conftest import csrf_token, hung_server
+from tests.conftest import app_with_open_petition, csrf_token, hung_server
 
 REDIS = ("127.0.0.1", 6379)
 
@@ -33,19 +30,6 @@ def _config(make_config, storage, **overrides):
                        RATELIMIT_STORAGE_OPTIONS={"socket_timeout": 0.5,
                                                   "socket_connect_timeout": 0.5},
                        **overrides)
-
-
-def _world(config):
-    app = create_app(config)
-    with app.app_context():
-        db.create_all()
-        consent.seed_defaults()
-        campaign = campaign_service.create_campaign("acme", actor=None, title_en="Acme",
-                                                    employer="Acme", status="active")
-        petition_service.create_petition(campaign, "end-it", actor=None, title_en="Stop it",
-                                         status="open", refresh_minutes=0)
-        db.session.commit()
-    return app
 
 
 def _sign(app, number):
@@ -78,7 +62,7 @@ def test_counts_kept_in_redis_outlive_the_worker_that_made_them(make_config):
 
     config = _config(make_config, "redis://127.0.0.1:6379/0")
     server = redis.Redis(*REDIS)
-    first = _world(config)
+    first = app_with_open_petition(config)
     try:
         assert [_sign(first, 1), _sign(first, 2)] == [200, 200]
         assert server.keys(f"*/{config.RATELIMIT_KEY_PREFIX}/*")  # counted in Redis
@@ -95,7 +79,7 @@ def test_signing_goes_on_when_redis_is_down_and_the_limit_still_counts(make_conf
     with socket.socket() as probe:  # a port nothing listens on
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    app = _world(_config(make_config, f"redis://127.0.0.1:{port}/0"))
+    app = app_with_open_petition(_config(make_config, f"redis://127.0.0.1:{port}/0"))
     try:
         assert [_sign(app, number) for number in range(3)] == [200, 200, 429]
         assert _signatures(app) == 2
@@ -108,7 +92,7 @@ def test_signing_goes_on_when_redis_is_down_and_the_limit_still_counts(make_conf
 
 def test_signing_goes_on_when_redis_hangs(make_config):
     with hung_server() as hung:
-        app = _world(_config(make_config, f"redis://127.0.0.1:{hung.port}/0"))
+        app = app_with_open_petition(_config(make_config, f"redis://127.0.0.1:{hung.port}/0"))
         try:
             assert [_sign(app, number) for number in range(3)] == [200, 200, 429]
             assert _signatures(app) == 2

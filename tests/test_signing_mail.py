@@ -11,7 +11,13 @@ from campaign.extensions import db
 from campaign.models import OutboxMessage, Signature
 from campaign.services import campaigns as campaign_service
 from campaign.services import petitions as petition_service
-from tests.conftest import app_with_schema, csrf_token, hung_server
+from tests.conftest import (
+    add_open_petition,
+    app_with_open_petition,
+    app_with_schema,
+    csrf_token,
+    hung_server,
+)
 
 URL = re.compile(r"http://localhost/(?:s|confirm)/[A-Za-z0-9_-]{43}")
 
@@ -107,18 +113,10 @@ def test_lost_link_answers_the_same_and_mails_only_a_signer(petition, smtp_serve
 
 
 def test_a_dead_mail_server_loses_no_signature_and_the_mail_waits(make_config, smtp_server):
-    from campaign import create_app, mail
-    from campaign.services import consent
+    from campaign import mail
 
-    app = create_app(make_config(MAIL_SERVER="127.0.0.1", MAIL_PORT=1, MAIL_STARTTLS=False))
-    with app.app_context():
-        db.create_all()
-        consent.seed_defaults()
-        campaign = campaign_service.create_campaign("acme", actor=None, title_en="Acme",
-                                                    employer="Acme", status="active")
-        petition_service.create_petition(campaign, "end-it", actor=None, title_en="Stop it",
-                                         status="open", refresh_minutes=0)
-        db.session.commit()
+    app = app_with_open_petition(make_config(MAIL_SERVER="127.0.0.1", MAIL_PORT=1,
+                                             MAIL_STARTTLS=False))
     response = _sign(app.test_client())
     assert response.status_code == 200
     with app.app_context():
@@ -141,22 +139,13 @@ def test_a_hung_mail_server_holds_a_worker_once_and_the_cron_sends_the_mail_late
     """A relay that takes the connection and never answers: the first signature's worker waits
     for the timeout after its response, the next ones do not try; the cron leaves the server
     alone too while it is unreachable, and sends everything once it answers."""
-    from campaign import create_app, mail
-    from campaign.services import consent
+    from campaign import mail
 
     mail.close_connection()
     with hung_server() as hung:
-        app = create_app(make_config(MAIL_SERVER="127.0.0.1", MAIL_PORT=hung.port,
-                                     MAIL_STARTTLS=False, MAIL_USERNAME=None,
-                                     MAIL_TIMEOUT_SECONDS=0.3, MAIL_PAUSE_SECONDS=60))
-        with app.app_context():
-            db.create_all()
-            consent.seed_defaults()
-            campaign = campaign_service.create_campaign(
-                "acme", actor=None, title_en="Acme", employer="Acme", status="active")
-            petition_service.create_petition(campaign, "end-it", actor=None, title_en="Stop it",
-                                             status="open", refresh_minutes=0)
-            db.session.commit()
+        app = app_with_open_petition(make_config(
+            MAIL_SERVER="127.0.0.1", MAIL_PORT=hung.port, MAIL_STARTTLS=False,
+            MAIL_USERNAME=None, MAIL_TIMEOUT_SECONDS=0.3, MAIL_PAUSE_SECONDS=60))
         client = app.test_client()
         for number in range(3):
             assert _sign(client, email=f"signer{number}@personal.example").status_code == 200
@@ -341,11 +330,7 @@ def _flushing_app(make_config, smtp_server, *, seconds):
                          MAIL_STARTTLS=False, MAIL_USERNAME=None, MAIL_SENT_FLUSH_SECONDS=seconds)
     with app_with_schema(config) as app:
         with app.app_context():
-            campaign = campaign_service.create_campaign("acme", actor=None, title_en="Acme",
-                                                        employer="Acme", status="active")
-            petition_service.create_petition(campaign, "end-it", actor=None, title_en="Stop it",
-                                             status="open", refresh_minutes=0)
-            db.session.commit()
+            add_open_petition()
         yield app
 
 
