@@ -331,7 +331,7 @@ def _server_key(config):
 
 def server_paused(config=None):
     """True while this process leaves the configured mail server alone: it found it unreachable
-    less than MAIL_PAUSE_SECONDS ago."""
+    less than a pause ago (`_pause`)."""
     config = config or current_app.config
     return bool(config.get("MAIL_SERVER")) and _held.paused_key == _server_key(config) and \
         time.monotonic() < _held.paused_until
