@@ -72,7 +72,8 @@ def init_limiter(app):
     decorators' checks.
     """
     limiter.init_app(app)
-    # The limiter is module-level: a storage an earlier app found unreachable is not this one.
+    # The limiter is module-level: a storage an earlier app found unreachable is not this one
+    # (tests/test_rate_limit_storage.py checks that Flask-Limiter still names its flag so).
     limiter._storage_dead = False
     hooks = app.before_request_funcs.get(None, [])
     if limiter._check_request_limit in hooks:
