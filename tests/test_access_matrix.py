@@ -373,6 +373,10 @@ MATRIX = {
         Case("/admin/users/{target}/active", ADMIN_ONLY_WRITE, method="POST", data={"active": "0"},
              stored=_target_is_active),
     ),
+    "admin.delete_user": (
+        Case("/admin/users/{target}/delete", ADMIN_ONLY_WRITE, method="POST",
+             data={"email": "target@example.org"}, stored=_count(User)),
+    ),
     "admin.grant": (
         Case("/admin/users/{target}/memberships", ADMIN_ONLY_WRITE, method="POST",
              data={"campaign": B, "role": "rep"}, stored=_target_roles),

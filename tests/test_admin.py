@@ -176,3 +176,33 @@ def test_the_last_active_administrator_cannot_be_deleted(app, make_user, runner)
     make_user("second.admin@example.org", is_admin=True)
     again = runner.invoke(args=["users", "delete", "admin@example.org", "--yes", "--lang", "en"])
     assert again.exit_code == 0, again.output
+
+
+def test_an_admin_deletes_an_account_from_its_page_after_typing_its_email(app, client, make_user):
+    from campaign.services import accounts
+
+    make_user("admin@example.org", is_admin=True)
+    rep_id = make_user("leaving.rep@example.org", name="Leaving Rep")
+    login(client, "admin@example.org")
+    page = client.get(f"/admin/users/{rep_id}", headers={"Accept-Language": "fr"})
+    assert "Supprimer le compte définitivement" in page.text
+    wrong = client.post(f"/admin/users/{rep_id}/delete", headers={"Accept-Language": "en"},
+                        data={"csrf_token": csrf_token(page.text), "email": "someone@example.org"},
+                        follow_redirects=True)
+    assert "nothing was deleted" in wrong.text
+    with app.app_context():
+        assert accounts.get_user_by_email("leaving.rep@example.org") is not None
+    done = client.post(f"/admin/users/{rep_id}/delete", headers={"Accept-Language": "en"},
+                       data={"csrf_token": csrf_token(page.text),
+                             "email": " Leaving.Rep@Example.org "}, follow_redirects=True)
+    assert "The account is deleted." in done.text and "leaving.rep@example.org" not in done.text
+    with app.app_context():
+        assert accounts.get_user_by_email("leaving.rep@example.org") is None
+    # an admin's own page offers no deletion (another admin has to do it)
+    with app.app_context():
+        admin_id = accounts.get_user_by_email("admin@example.org").public_id
+    own = client.get(f"/admin/users/{admin_id}")
+    assert f"/admin/users/{admin_id}/delete" not in own.text
+    refused = client.post(f"/admin/users/{admin_id}/delete", follow_redirects=True,
+                          data={"csrf_token": csrf_token(own.text), "email": "admin@example.org"})
+    assert "You cannot delete your own account." in refused.text

@@ -29,6 +29,13 @@ class ConfirmForm(Form):
     """An empty form: a button that acts, protected by the CSRF token."""
 
 
+class DeleteUserForm(Form):
+    """Deleting an account for good: its e-mail typed again, so that it is never one click."""
+
+    email = EmailField(_l("The account's e-mail, to confirm"),
+                       validators=[DataRequired(), Length(max=254)], filters=[strip])
+
+
 PURPOSE_LABELS = {
     "public_name": _l("Name on the public page"),
     "share_with_reps": _l("Name shared with the reps"),

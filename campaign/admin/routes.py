@@ -17,6 +17,7 @@ from .forms import (
     ROLE_LABELS,
     ConfirmForm,
     ConsentTextForm,
+    DeleteUserForm,
     InviteForm,
     MembershipForm,
 )
@@ -74,7 +75,8 @@ def user(public_id):
     access.authorize(access.can_manage_users(current_user))
     found = _user_or_404(public_id)
     return render_template("admin/user.html", user=found, membership_form=_membership_form(),
-                           confirm=ConfirmForm(), role_labels=ROLE_LABELS)
+                           confirm=ConfirmForm(), delete_form=DeleteUserForm(),
+                           role_labels=ROLE_LABELS)
 
 
 @bp.post("/users/<public_id>/active")
@@ -92,6 +94,30 @@ def set_active(public_id):
         db.session.commit()
         flash(_("The account is active.") if make_active else
               _("The account is deactivated and its sessions are ended."), "success")
+    return redirect(url_for("admin.user", public_id=found.public_id))
+
+
+@bp.post("/users/<public_id>/delete")
+@access.staff
+def delete_user(public_id):
+    access.authorize(access.can_manage_users(current_user))
+    found = _user_or_404(public_id)
+    form = DeleteUserForm()
+    if not form.validate_on_submit():
+        abort(400)
+    if found.id == current_user.id:
+        flash(_("You cannot delete your own account."), "error")
+    elif accounts.normalize_email(form.email.data) != found.email:
+        flash(_("The e-mail typed is not this account's: nothing was deleted."), "error")
+    else:
+        try:
+            accounts.delete_user(found, actor=current_user)
+        except accounts.AccountError:
+            flash(_("The last active administrator cannot be deleted."), "error")
+        else:
+            db.session.commit()
+            flash(_("The account is deleted."), "success")
+            return redirect(url_for("admin.users"))
     return redirect(url_for("admin.user", public_id=found.public_id))
 
 
