@@ -130,6 +130,10 @@ class Config:
         # without trying again (the cron sends it later): one worker in a rush of signatures
         # then waits for the timeout once, not after every signature.
         self.MAIL_PAUSE_SECONDS = _env_float("CAMPAIGN_MAIL_PAUSE_SECONDS", 60.0)
+        # A thread of each worker sends what the responses queued (to the SMTP server, or the
+        # mail folder), so that the worker never waits for the server's replies
+        # (campaign/mail.py, _Sender).
+        self.MAIL_BACKGROUND = _env_bool("CAMPAIGN_MAIL_BACKGROUND", True)
         # A queued mail still not sent this long after it was queued is given up, as a mail
         # server gives up (Postfix's default is 5 days); one refused for good goes at once.
         self.MAIL_MAX_AGE_HOURS = _env_float("CAMPAIGN_MAIL_MAX_AGE_HOURS", 120.0)
@@ -180,6 +184,7 @@ class TestingConfig(Config):
         self.MAIL_SERVER = None
         self.MAIL_FILE_DIR = None
         self.MAIL_SENT_FLUSH_SECONDS = 0  # tests see a sent message's row go at once
+        self.MAIL_BACKGROUND = False  # ... and its mail sent once the response is closed
 
 
 class ProductionConfig(Config):
