@@ -194,8 +194,8 @@ class _HeldConnection:
     message, at most `MESSAGES_PER_CONNECTION` messages, the same server and account); a
     server that closed it meanwhile (a restart, its own idle timeout) costs one new connection
     and the message is sent over that. A server found unreachable is left alone for
-    `MAIL_PAUSE_SECONDS` (its mail stays queued for the cron), so that a hung server holds a
-    worker for one timeout, not after every signature. Threads of one process take turns on it
+    `MAIL_PAUSE_SECONDS` (its mail stays queued for the cron), so that a hung server holds the
+    sender thread (or the worker) for one timeout, not after every signature. Threads of one process take turns on it
     (a gunicorn sync worker has one); a forked child starts without it."""
 
     def __init__(self):
