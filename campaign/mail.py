@@ -680,10 +680,10 @@ def deliver_own(queued):
     process's sender thread takes them (`_Sender`), and only what its queue has no room for is
     sent here."""
     app = current_app._get_current_object()
+    sent_rows = SentRows.of(app)  # made here first: the sender thread finds it
     if app.config.get("MAIL_BACKGROUND") and (
             app.config.get("MAIL_SERVER") or app.config.get("MAIL_FILE_DIR")):
         queued = _sender.submit(app, queued)
-    sent_rows = SentRows.of(app)
     for public_id, raw in queued.items():
         _send_row(public_id, raw, sent_rows=sent_rows)
 
