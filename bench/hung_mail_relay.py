@@ -62,6 +62,34 @@ class HungRelay:
         self.listener.close()
 
 
+def start_app(database, relay_port, workers, folder, **environ):
+    """The application (production configuration) under gunicorn on a new SQLite file
+    `database`, mailing the relay on `relay_port` without STARTTLS; `environ` adds variables.
+    Returns (gunicorn process, port), ready."""
+    env = {
+        **os.environ,
+        "SECRET_KEY": secrets.token_hex(32),
+        "CAMPAIGN_HASH_KEY": secrets.token_hex(32),
+        "CAMPAIGN_DATA_KEYS": new_data_key_spec("bench1"),
+        "DATABASE_URL": f"sqlite:///{database}",
+        "CAMPAIGN_MAIL_SERVER": "127.0.0.1",
+        "CAMPAIGN_MAIL_PORT": str(relay_port),
+        "CAMPAIGN_MAIL_STARTTLS": "false",
+        "PYTHONWARNINGS": "ignore",
+        **environ,
+    }
+    bench.prepare_app_database(env["DATABASE_URL"], {k: env[k] for k in (
+        "SECRET_KEY", "CAMPAIGN_HASH_KEY", "CAMPAIGN_DATA_KEYS", "DATABASE_URL")})
+    port = bench.free_port()
+    server = bench.start_gunicorn("bench_wsgi:app", port, workers, env, folder, "app")
+    try:
+        bench.wait_ready(port, "/healthz", server)
+    except Exception:
+        bench.stop(server)
+        raise
+    return server, port
+
+
 def stored_signatures(path):
     import sqlite3
 
@@ -82,24 +110,9 @@ def main():
     relay = HungRelay()
     folder = Path(tempfile.mkdtemp(prefix="hung-relay-"))
     database = folder / "app.sqlite3"
-    env = {
-        **os.environ,
-        "SECRET_KEY": secrets.token_hex(32),
-        "CAMPAIGN_HASH_KEY": secrets.token_hex(32),
-        "CAMPAIGN_DATA_KEYS": new_data_key_spec("bench1"),
-        "DATABASE_URL": f"sqlite:///{database}",
-        "CAMPAIGN_MAIL_SERVER": "127.0.0.1",
-        "CAMPAIGN_MAIL_PORT": str(relay.port),
-        "CAMPAIGN_MAIL_STARTTLS": "false",
-        "PYTHONWARNINGS": "ignore",
-    }
     server = None
     try:
-        bench.prepare_app_database(env["DATABASE_URL"], {k: env[k] for k in (
-            "SECRET_KEY", "CAMPAIGN_HASH_KEY", "CAMPAIGN_DATA_KEYS", "DATABASE_URL")})
-        port = bench.free_port()
-        server = bench.start_gunicorn("bench_wsgi:app", port, args.workers, env, folder, "app")
-        bench.wait_ready(port, "/healthz", server)
+        server, port = start_app(database, relay.port, args.workers, folder)
         seconds, statuses = bench.run_load(args.signatures, args.clients,
                                            bench.Signing(port, "hung"))
         start = time.perf_counter()

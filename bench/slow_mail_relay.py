@@ -14,7 +14,6 @@ sender's queue when it exits). No time target is asserted: this prints figures.
 
 import argparse
 import os
-import secrets
 import shutil
 import subprocess
 import sys
@@ -26,9 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import signing_throughput as bench  # noqa: E402 - bench/ is this script's folder
-from hung_mail_relay import stored_signatures  # noqa: E402
-
-from config import new_data_key_spec  # noqa: E402
+from hung_mail_relay import start_app, stored_signatures  # noqa: E402
 
 RELAY = textwrap.dedent("""
     import asyncio, sys, time
@@ -67,26 +64,10 @@ def run(args, delay, background, folder):
     relay = subprocess.Popen(  # noqa: S603 - our interpreter, our script
         [sys.executable, "-c", RELAY, str(delay), str(relay_port), str(count_file)])
     database = run_folder / "app.sqlite3"
-    env = {
-        **os.environ,
-        "SECRET_KEY": secrets.token_hex(32),
-        "CAMPAIGN_HASH_KEY": secrets.token_hex(32),
-        "CAMPAIGN_DATA_KEYS": new_data_key_spec("bench1"),
-        "DATABASE_URL": f"sqlite:///{database}",
-        "CAMPAIGN_MAIL_SERVER": "127.0.0.1",
-        "CAMPAIGN_MAIL_PORT": str(relay_port),
-        "CAMPAIGN_MAIL_STARTTLS": "false",
-        "CAMPAIGN_MAIL_BACKGROUND": "true" if background else "false",
-        "PYTHONWARNINGS": "ignore",
-    }
     server = None
     try:
-        bench.prepare_app_database(env["DATABASE_URL"], {k: env[k] for k in (
-            "SECRET_KEY", "CAMPAIGN_HASH_KEY", "CAMPAIGN_DATA_KEYS", "DATABASE_URL")})
-        port = bench.free_port()
-        server = bench.start_gunicorn("bench_wsgi:app", port, args.workers, env, run_folder,
-                                      "app")
-        bench.wait_ready(port, "/healthz", server)
+        server, port = start_app(database, relay_port, args.workers, run_folder,
+                                 CAMPAIGN_MAIL_BACKGROUND="true" if background else "false")
         bench.run_load(args.workers * 5, 16, bench.Signing(port, "warm"))
         seconds, statuses = bench.run_load(args.signatures, 32, bench.Signing(port, "run"))
     finally:

@@ -110,6 +110,25 @@ def app_with_open_petition(config):
     return app
 
 
+def sign_open_petition(app, email):
+    """Sign the petition of `add_open_petition` as a new visitor (its page for the CSRF token,
+    then the form, every consent given), and close the response, which runs the work queued for
+    after it; returns the response."""
+    client = app.test_client()
+    page = client.get("/c/acme/p/end-it")
+    response = client.post("/c/acme/p/end-it/sign", data={
+        "csrf_token": csrf_token(page.text), "name": "Alice Canary", "email": email,
+        "version_public_name": "1", "version_share_with_reps": "1", "version_contact": "1"})
+    response.close()
+    return response
+
+
+def drop_tables(app):
+    with app.app_context():
+        db.session.remove()
+        db.drop_all()
+
+
 @pytest.fixture
 def app(make_config):
     with app_with_schema(make_config()) as app:

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from campaign import mail
 from campaign.extensions import db
 from campaign.models import OutboxMessage
-from tests.conftest import app_with_open_petition, csrf_token, loopback_smtp
+from tests.conftest import app_with_open_petition, drop_tables, loopback_smtp, sign_open_petition
 
 
 class _HeldRelay:
@@ -49,14 +49,7 @@ def _sign_in_thread(app, number):
     done = {}
 
     def sign():
-        client = app.test_client()
-        page = client.get("/c/acme/p/end-it")
-        response = client.post("/c/acme/p/end-it/sign", data={
-            "csrf_token": csrf_token(page.text), "name": "Alice Canary",
-            "email": f"signer{number}@personal.example", "version_public_name": "1",
-            "version_share_with_reps": "1", "version_contact": "1"})
-        response.close()
-        done["status"] = response.status_code
+        done["status"] = sign_open_petition(app, f"signer{number}@personal.example").status_code
 
     thread = threading.Thread(target=sign, daemon=True)
     thread.start()
@@ -66,12 +59,6 @@ def _sign_in_thread(app, number):
 def _queued(app):
     with app.app_context():
         return db.session.execute(select(func.count(OutboxMessage.id))).scalar()
-
-
-def _drop(app):
-    with app.app_context():
-        db.session.remove()
-        db.drop_all()
 
 
 @pytest.mark.parametrize("background", [True, False])
@@ -91,7 +78,7 @@ def test_the_worker_is_free_while_the_relay_takes_its_time(make_config, relay, b
         assert relay.messages == [["signer1@personal.example"]]
         assert _queued(app) == 0  # sent, and its row deleted
     finally:
-        _drop(app)
+        drop_tables(app)
 
 
 def test_a_full_queue_makes_the_worker_send_itself(make_config, relay, monkeypatch):
@@ -112,7 +99,7 @@ def test_a_full_queue_makes_the_worker_send_itself(make_config, relay, monkeypat
         assert sender.drain(10)
         assert relay.messages == [["first@personal.example"], ["second@personal.example"]]
     finally:
-        _drop(app)
+        drop_tables(app)
 
 
 def test_a_dead_server_seen_from_the_thread_is_recorded_as_before(make_config):
@@ -127,7 +114,7 @@ def test_a_dead_server_seen_from_the_thread_is_recorded_as_before(make_config):
             assert row.attempts == 1 and row.last_error
             assert mail.server_paused()
     finally:
-        _drop(app)
+        drop_tables(app)
 
 
 def test_an_exiting_process_sends_what_is_queued_and_deletes_the_rows(make_config, relay):
@@ -143,4 +130,4 @@ def test_an_exiting_process_sends_what_is_queued_and_deletes_the_rows(make_confi
         assert relay.messages == [["signer3@personal.example"]]
         assert _queued(app) == 0
     finally:
-        _drop(app)
+        drop_tables(app)

@@ -12,7 +12,7 @@ from campaign import create_app
 from campaign.extensions import db, limiter
 from campaign.models import Signature
 from config import Config
-from tests.conftest import app_with_open_petition, csrf_token, hung_server
+from tests.conftest import app_with_open_petition, drop_tables, hung_server, sign_open_petition
 
 REDIS = ("127.0.0.1", 6379)
 
@@ -34,25 +34,12 @@ def _config(make_config, storage, **overrides):
 
 
 def _sign(app, number):
-    client = app.test_client()
-    page = client.get("/c/acme/p/end-it")
-    response = client.post("/c/acme/p/end-it/sign", data={
-        "csrf_token": csrf_token(page.text), "name": "Alice Canary",
-        "email": f"signer{number}@personal.example", "version_public_name": "1",
-        "version_share_with_reps": "1", "version_contact": "1"})
-    response.close()
-    return response.status_code
+    return sign_open_petition(app, f"signer{number}@personal.example").status_code
 
 
 def _signatures(app):
     with app.app_context():
         return db.session.execute(select(func.count(Signature.id))).scalar()
-
-
-def _drop(app):
-    with app.app_context():
-        db.session.remove()
-        db.drop_all()
 
 
 def test_counts_kept_in_redis_outlive_the_worker_that_made_them(make_config):
@@ -77,7 +64,7 @@ def test_counts_kept_in_redis_outlive_the_worker_that_made_them(make_config):
     finally:
         for key in server.keys(f"*/{config.RATELIMIT_KEY_PREFIX}/*"):
             server.delete(key)
-        _drop(first)
+        drop_tables(first)
 
 
 def test_signing_goes_on_when_redis_is_down_and_the_limit_still_counts(make_config):
@@ -89,7 +76,7 @@ def test_signing_goes_on_when_redis_is_down_and_the_limit_still_counts(make_conf
         assert [_sign(app, number) for number in range(3)] == [200, 200, 429]
         assert _signatures(app) == 2
     finally:
-        _drop(app)
+        drop_tables(app)
     assert limiter._storage_dead is True  # Flask-Limiter's own flag (pinned; a rename fails here)
     # the next app's storage is not taken for dead because this one was
     create_app(make_config())
@@ -104,7 +91,7 @@ def test_signing_goes_on_when_redis_hangs(make_config):
             assert _signatures(app) == 2
             assert hung.connections >= 1
         finally:
-            _drop(app)
+            drop_tables(app)
 
 
 def test_a_redis_url_gets_timeouts_and_the_in_memory_fallback(monkeypatch):
