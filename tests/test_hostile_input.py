@@ -657,6 +657,15 @@ def targets(ids):
             valid={"active": "0"}, breakers={"csrf_token": forged_token},
             other_urls=("/admin/users/nobody/active",)),
         Target(
+            "admin_delete_user", "admin", admin_user, admin_user + "/delete",
+            valid={"email": TARGET_USER},
+            # another account's address, the admin's own, or no address at all: nothing goes
+            breakers={"email": st.one_of(bad_email, st.sampled_from(
+                          ["", MISSING, "org@example.org", "admin@example.org",
+                           "target@example.com", "target"])),
+                      "csrf_token": forged_token},
+            other_urls=("/admin/users/nobody/delete",)),
+        Target(
             "admin_reset_second_factor", "admin", admin_user,
             admin_user + "/second-factor/reset", valid={},
             breakers={"csrf_token": forged_token},
@@ -1106,7 +1115,7 @@ FORM_NAMES = [
     "sign", "lost_link", "confirm", "statement", "signer_consent", "author_choices",
     # signing in, one's account, the admin's forms
     "login", "second_factor", "recovery_code", "enrol", "accept_invitation", "account",
-    "change_password", "admin_invite", "admin_grant", "admin_consent_texts",
+    "change_password", "admin_invite", "admin_grant", "admin_delete_user", "admin_consent_texts",
     # campaigns, units, petitions, paper, tallies
     "campaign_new", "campaign_edit", "unit_add", "unit_edit", "petition_new", "petition_edit",
     "paper_entry", "paper_batch", "tally_export",

@@ -73,10 +73,13 @@ def invite():
 @access.staff
 def user(public_id):
     access.authorize(access.can_manage_users(current_user))
-    found = _user_or_404(public_id)
+    return _user_page(_user_or_404(public_id))
+
+
+def _user_page(found, delete_form=None, status=200):
     return render_template("admin/user.html", user=found, membership_form=_membership_form(),
-                           confirm=ConfirmForm(), delete_form=DeleteUserForm(),
-                           role_labels=ROLE_LABELS)
+                           confirm=ConfirmForm(), delete_form=delete_form or DeleteUserForm(),
+                           role_labels=ROLE_LABELS), status
 
 
 @bp.post("/users/<public_id>/active")
@@ -103,12 +106,16 @@ def delete_user(public_id):
     access.authorize(access.can_manage_users(current_user))
     found = _user_or_404(public_id)
     form = DeleteUserForm()
-    if not form.validate_on_submit():
+    valid = form.validate_on_submit()
+    if form.csrf_token.errors:
         abort(400)
+    if valid and accounts.normalize_email(form.email.data) != found.email:
+        form.email.errors.append(_("The e-mail typed is not this account's: nothing was deleted."))
+        valid = False
+    if not valid:  # the page again, the error beside the field
+        return _user_page(found, form, status=400)
     if found.id == current_user.id:
         flash(_("You cannot delete your own account."), "error")
-    elif accounts.normalize_email(form.email.data) != found.email:
-        flash(_("The e-mail typed is not this account's: nothing was deleted."), "error")
     else:
         try:
             accounts.delete_user(found, actor=current_user)
