@@ -15,6 +15,7 @@ import smtplib
 import ssl
 import threading
 import time
+import weakref
 from dataclasses import dataclass
 from datetime import timedelta
 from email import charset as email_charset
@@ -195,8 +196,8 @@ class _HeldConnection:
     server that closed it meanwhile (a restart, its own idle timeout) costs one new connection
     and the message is sent over that. A server found unreachable is left alone for
     `MAIL_PAUSE_SECONDS` (its mail stays queued for the cron), so that a hung server holds the
-    sender thread (or the worker) for one timeout, not after every signature. Threads of one process take turns on it
-    (a gunicorn sync worker has one); a forked child starts without it."""
+    sender thread (or the worker) for one timeout, not after every signature. Threads of one
+    process take turns on it; a forked child starts without it."""
 
     def __init__(self):
         self.lock = threading.Lock()
@@ -692,13 +693,13 @@ class _Sender:
     """A thread of the worker process that sends the mail its responses queued.
 
     Each message costs the mail server's replies to several commands (MAIL, RCPT, DATA, the
-    message): a relay across the internet answers each in tens of milliseconds, and a worker
-    that waited for them served 44 signatures a second instead of 219 with a relay at 20 ms a
-    command (bench/slow_mail_relay.py). The thread waits for the relay instead, while the
-    worker serves the next request. Its queue is bounded: when it is full, the worker sends
-    itself, as before. A message still in the queue when the process dies is claimed for
-    CLAIM_MINUTES, then the cron sends it; at a normal exit the queue is emptied first
-    (`drain`). A forked child starts without the thread."""
+    message): a relay across the internet answers each in tens of milliseconds. With a relay
+    at 20 ms a command, four workers that waited for it served 57 signatures a second, and 476
+    with this thread (bench/slow_mail_relay.py, session 9): the thread waits for the relay
+    while the worker serves the next request. Its queue is bounded: when it is full, the
+    worker sends itself, as before. A message still in the queue when the process dies is
+    claimed for CLAIM_MINUTES, then the cron sends it; at a normal exit the queue is emptied
+    first (`drain`). A forked child starts without the thread."""
 
     QUEUE_SIZE = 1000
     #: how long an exiting process keeps sending what is queued
@@ -708,7 +709,7 @@ class _Sender:
         self.lock = threading.Lock()
         self.queue = None
         self.thread = None
-        self.apps = set()
+        self.apps = weakref.WeakSet()  # whose sent rows an exit deletes
 
     def submit(self, app, queued):
         """Hand `queued` ({public id: bytes}) to the thread; returns what did not fit."""
@@ -755,7 +756,7 @@ class _Sender:
 
     def after_fork(self):
         self.lock = threading.Lock()
-        self.queue, self.thread, self.apps = None, None, set()
+        self.queue, self.thread, self.apps = None, None, weakref.WeakSet()
 
 
 _sender = _Sender()
