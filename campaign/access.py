@@ -134,6 +134,12 @@ def can_manage_users(user):
     return is_admin(user)
 
 
+def can_delete_user(user, account):
+    """Delete `account` for good: an admin, and never their own account (another admin does
+    that; the service also keeps the last active administrator)."""
+    return can_manage_users(user) and account.id != user.id
+
+
 def can_manage_memberships(user):
     return is_admin(user)
 

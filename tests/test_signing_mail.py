@@ -16,6 +16,7 @@ from tests.conftest import (
     app_with_open_petition,
     app_with_schema,
     csrf_token,
+    drop_tables,
     hung_server,
 )
 
@@ -168,9 +169,7 @@ def test_a_hung_mail_server_holds_a_worker_once_and_the_cron_sends_the_mail_late
         assert sorted(to for (to,), _message in _wait(smtp_server, 3)) == [
             f"signer{number}@personal.example" for number in range(3)]
     finally:
-        with app.app_context():
-            db.session.remove()
-            db.drop_all()
+        drop_tables(app)
 
 
 def test_work_address_gets_a_warning_before_anything_is_stored(petition, smtp_server):

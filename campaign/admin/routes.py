@@ -114,7 +114,7 @@ def delete_user(public_id):
         valid = False
     if not valid:  # the page again, the error beside the field
         return _user_page(found, form, status=400)
-    if found.id == current_user.id:
+    if not access.can_delete_user(current_user, found):
         flash(_("You cannot delete your own account."), "error")
     else:
         try:
