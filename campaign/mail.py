@@ -21,12 +21,11 @@ from datetime import timedelta
 from email import charset as email_charset
 from email import message_from_bytes, policy
 from email.header import Header
-from email.message import EmailMessage
-from email.mime.text import MIMEText
+from email.message import EmailMessage, Message
 from email.parser import BytesHeaderParser
 from email.utils import formatdate, getaddresses, make_msgid
 from pathlib import Path
-from queue import Full, Queue
+from queue import Empty, Full, Queue
 
 from flask import (
     after_this_request,
@@ -140,17 +139,34 @@ def _subject_header(subject):
     return header if "\n" in encoded else encoded
 
 
+#: the headers a compat32 MIMEText(body, "plain", UTF8) starts with, in its order
+_PLAIN_TEXT_HEADERS = (("Content-Type", 'text/plain; charset="utf-8"'), ("MIME-Version", "1.0"),
+                       ("Content-Transfer-Encoding", "quoted-printable"))
+
+
+def _plain_text(body):
+    """The message MIMEText(body, "plain", UTF8) builds, the same bytes once written, built
+    without it: MIMEText writes its Content-Type, then parses it back to add the charset, which
+    cost more than encoding the body."""
+    message = Message(policy=SHORT_LINE_COMPAT32)
+    for name, value in _PLAIN_TEXT_HEADERS:
+        message[name] = value
+    message.set_payload(UTF8.body_encode(body))
+    message._charset = UTF8  # as set_charset leaves it (get_charset())
+    return message
+
+
 def build_message(to, subject, body):
-    """A plain-text message. The compat32 MIMEText is several times cheaper to build than an
-    EmailMessage (it is built on the signing path); addresses that are not ASCII take the
-    EmailMessage path, which encodes them properly."""
+    """A plain-text message. A compat32 message (`_plain_text`) is several times cheaper to
+    build than an EmailMessage (it is built on the signing path); addresses that are not ASCII
+    take the EmailMessage path, which encodes them properly."""
     sender = current_app.config["MAIL_SENDER"]
     if not (to.isascii() and sender.isascii()):
         message = EmailMessage()
         message["Subject"] = subject
         message.set_content(body)
     else:
-        message = MIMEText(body, "plain", UTF8, policy=SHORT_LINE_COMPAT32)
+        message = _plain_text(body)
         message["Subject"] = _subject_header(subject)
     message["From"] = sender
     message["To"] = to
@@ -174,15 +190,35 @@ def send_raw(raw):
     if config.get("MAIL_SERVER"):
         _send_smtp(raw, config)
     elif config.get("MAIL_FILE_DIR"):
-        folder = Path(config["MAIL_FILE_DIR"])
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"{new_public_id()}.eml"
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(raw)
+        _write_mail_file(str(config["MAIL_FILE_DIR"]), raw)
     else:
         message = message_from_bytes(raw, policy=policy.default)
         current_app.extensions.setdefault("campaign_outbox", []).append(message)
+
+
+#: mail folders this process made (or found): not made again for each message
+_MAIL_FOLDERS = set()
+
+
+def _write_mail_file(folder, raw):
+    """One new file (owner-only) holding the message, in `folder`, made first if needed."""
+    if folder not in _MAIL_FOLDERS:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        _MAIL_FOLDERS.add(folder)
+    path = os.path.join(folder, f"{new_public_id()}.eml")
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileNotFoundError:  # the folder went away meanwhile
+        _MAIL_FOLDERS.discard(folder)
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        _MAIL_FOLDERS.add(folder)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        view = memoryview(raw)
+        while view:
+            view = view[os.write(fd, view):]
+    finally:
+        os.close(fd)
 
 
 class _HeldConnection:
@@ -487,6 +523,12 @@ def after_response(job=None):
     @after_this_request
     def _hook(response):
         queued = dict(g.get("campaign_queued_mail", {}))
+        if not jobs and _sender.takes(app):
+            # Only mail, and a sender thread to take it: handed over as the response closes,
+            # with no application context of its own (see `_hand_to_sender`).
+            if queued:
+                response.call_on_close(lambda: _hand_to_sender(app, queued))
+            return response
 
         def _run():
             with app.app_context():
@@ -505,6 +547,26 @@ def after_response(job=None):
 
         response.call_on_close(_run)
         return response
+
+
+def _hand_to_sender(app, queued):
+    """Give the sender thread a closed response's committed mail; what its queue has no room
+    for is sent here, as `deliver_own` would."""
+    try:
+        left = _sender.submit(app, queued)
+    except Exception as exc:  # noqa: BLE001 - the rows stay claimed: the cron sends them
+        app.logger.warning("after-response work deferred: %s", type(exc).__name__)
+        return
+    if left:
+        with app.app_context():
+            g.campaign_after_response = True
+            try:
+                deliver_own(left, background=False)
+            except Exception as exc:  # noqa: BLE001 - the cron retries
+                db.session.rollback()
+                app.logger.warning("after-response work deferred: %s", type(exc).__name__)
+            finally:
+                db.session.remove()
 
 
 #: how long a claimed message is left to its sender before another delivery may try it
@@ -570,11 +632,17 @@ class SentRows:
         self.timer = None
         self.at_exit = False
 
+    _making = threading.Lock()
+
     @classmethod
     def of(cls, app):
+        """The app's one set of sent rows (a request and the sender thread may ask at once)."""
         rows = app.extensions.get("campaign_sent_rows")
         if rows is None:
-            rows = app.extensions["campaign_sent_rows"] = cls(app)
+            with cls._making:
+                rows = app.extensions.get("campaign_sent_rows")
+                if rows is None:
+                    rows = app.extensions["campaign_sent_rows"] = cls(app)
         return rows
 
     def add(self, public_ids):
@@ -674,16 +742,15 @@ def drop_expired():
     return dropped
 
 
-def deliver_own(queued):
+def deliver_own(queued, *, background=True):
     """Deliver the messages this context queued and committed (born claimed: nobody else sends
     them). `queued` maps their public ids to their bytes. Their rows go a moment later, with
     others (`SentRows`). With MAIL_BACKGROUND (and a server or a folder to send to), the
     process's sender thread takes them (`_Sender`), and only what its queue has no room for is
-    sent here."""
+    sent here (`background=False`: all of it)."""
     app = current_app._get_current_object()
-    sent_rows = SentRows.of(app)  # made here first: the sender thread finds it
-    if app.config.get("MAIL_BACKGROUND") and (
-            app.config.get("MAIL_SERVER") or app.config.get("MAIL_FILE_DIR")):
+    sent_rows = SentRows.of(app)
+    if background and _sender.takes(app):
         queued = _sender.submit(app, queued)
     for public_id, raw in queued.items():
         _send_row(public_id, raw, sent_rows=sent_rows)
@@ -704,6 +771,11 @@ class _Sender:
     QUEUE_SIZE = 1000
     #: how long an exiting process keeps sending what is queued
     DRAIN_SECONDS = 20.0
+    #: the thread's rest after each batch, in which what arrives waits for the next one: a
+    #: message then costs no wake-up of its own (the worker's hand-over is an append)
+    REST_SECONDS = 0.05
+    #: messages sent in one application context
+    BATCH = 100
 
     def __init__(self):
         self.lock = threading.Lock()
@@ -730,16 +802,44 @@ class _Sender:
                 left[public_id] = raw
         return left
 
+    @staticmethod
+    def takes(app):
+        """Whether `app` sends its mail from this thread (MAIL_BACKGROUND, and a server or a
+        folder to send to)."""
+        config = app.config
+        return bool(config.get("MAIL_BACKGROUND")
+                    and (config.get("MAIL_SERVER") or config.get("MAIL_FILE_DIR")))
+
     def _run(self):
         while True:
-            app, public_id, raw = self.queue.get()
+            batch = [self.queue.get()]
+            while len(batch) < self.BATCH:
+                try:
+                    batch.append(self.queue.get_nowait())
+                except Empty:
+                    break
             try:
-                with app.app_context():
-                    _send_row(public_id, raw, sent_rows=SentRows.of(app))
-            except Exception as exc:  # noqa: BLE001 - the row stays claimed: the cron sends it
-                app.logger.warning("mail deferred: %s", type(exc).__name__)
+                for app, messages in _by_app(batch):
+                    self._send_batch(app, messages)
             finally:
-                self.queue.task_done()
+                for _message in batch:
+                    self.queue.task_done()
+            time.sleep(self.REST_SECONDS)
+
+    @staticmethod
+    def _send_batch(app, messages):
+        """Send `messages` ([(public id, bytes)]) of one app, in one application context."""
+        try:
+            with app.app_context():
+                sent_rows = SentRows.of(app)
+                for public_id, raw in messages:
+                    try:
+                        _send_row(public_id, raw, sent_rows=sent_rows)
+                    except Exception as exc:  # noqa: BLE001 - it stays claimed: the cron sends it
+                        db.session.rollback()
+                        app.logger.warning("mail deferred: %s", type(exc).__name__)
+        except Exception as exc:  # noqa: BLE001 - (the context itself): as above
+            app.logger.warning("mail deferred: %s", type(exc).__name__)
 
     def drain(self, timeout=None):
         """Wait until what is queued is sent (or `timeout`, DRAIN_SECONDS by default), then
@@ -757,6 +857,14 @@ class _Sender:
     def after_fork(self):
         self.lock = threading.Lock()
         self.queue, self.thread, self.apps = None, None, weakref.WeakSet()
+
+
+def _by_app(batch):
+    """[(app, [(public id, bytes)])] from the sender's [(app, public id, bytes)], in order."""
+    grouped = {}
+    for app, public_id, raw in batch:
+        grouped.setdefault(id(app), (app, []))[1].append((public_id, raw))
+    return list(grouped.values())
 
 
 _sender = _Sender()

@@ -131,3 +131,81 @@ def test_an_exiting_process_sends_what_is_queued_and_deletes_the_rows(make_confi
         assert _queued(app) == 0
     finally:
         drop_tables(app)
+
+
+def test_a_response_whose_mail_finds_the_queue_full_sends_it_itself(make_config, relay,
+                                                                     monkeypatch):
+    """The hand-over at the response's close: what the thread's queue has no room for is sent
+    by the worker, before the request is over."""
+    monkeypatch.setattr(mail._Sender, "QUEUE_SIZE", 1)
+    monkeypatch.setattr(mail, "_sender", mail._Sender())
+    app = _app(make_config, relay.port, MAIL_BACKGROUND=True)
+    try:
+        first, first_done = _sign_in_thread(app, 4)
+        first.join(5)
+        deadline = time.monotonic() + 5
+        while mail._sender.queue.qsize() and time.monotonic() < deadline:
+            time.sleep(0.01)  # the thread took the first mail and waits for the relay
+        second, second_done = _sign_in_thread(app, 5)  # the one place in the queue
+        second.join(5)
+        third, third_done = _sign_in_thread(app, 6)  # no room: this worker sends it
+        third.join(2)
+        assert first_done.get("status") == 200 and second_done.get("status") == 200
+        assert third.is_alive() and "status" not in third_done  # waiting for the relay
+        relay.release.set()
+        third.join(10)
+        assert third_done["status"] == 200
+        assert mail._sender.drain(10)
+        assert sorted(relay.messages) == [[f"signer{n}@personal.example"] for n in (4, 5, 6)]
+        assert _queued(app) == 0
+    finally:
+        drop_tables(app)
+
+
+def test_the_thread_sends_a_batch_in_one_context_and_a_refusal_spares_the_rest(
+        make_config, monkeypatch, tmp_path):
+    """Messages waiting together go in one batch; one that cannot be sent stays queued for the
+    cron, and the others of its batch still go."""
+    sender = mail._Sender()
+    monkeypatch.setattr(mail, "_sender", sender)
+    app = app_with_open_petition(make_config(MAIL_BACKGROUND=True, MAIL_SERVER=None,
+                                             MAIL_FILE_DIR=str(tmp_path / "mail"),
+                                             MAIL_SENT_FLUSH_SECONDS=0))
+    real_send = mail.send_raw
+
+    def send_raw(raw):
+        if b"refused@" in raw:
+            raise mail.MailError("Refused")
+        real_send(raw)
+
+    monkeypatch.setattr(mail, "send_raw", send_raw)
+    contexts = []
+    real_context = app.app_context
+    monkeypatch.setattr(app, "app_context", lambda: contexts.append(1) or real_context())
+    try:
+        with real_context():
+            sealed = {name: mail.seal_template(f"{name}@personal.example", "private_link",
+                                               locale="en", private_link="http://x/s/t")
+                      for name in ("one", "refused", "two")}
+            for item in sealed.values():
+                mail.queue(item)
+            db.session.commit()
+        with sender.lock:  # the thread starts only once all three wait in its queue
+            sender.queue = mail.Queue(sender.QUEUE_SIZE)
+            for name, item in sealed.items():
+                sender.queue.put_nowait((app, item.public_id, item.raw))
+            sender.thread = threading.Thread(target=sender._run, daemon=True)
+            sender.apps.add(app)
+            sender.thread.start()
+        assert sender.drain(10)
+        assert len(contexts) == 1  # one context for the batch (its sent rows deleted in it)
+        files = sorted((tmp_path / "mail").iterdir())
+        assert len(files) == 2
+        sent = b"".join(path.read_bytes() for path in files)
+        assert b"one@personal.example" in sent and b"two@personal.example" in sent
+        with real_context():
+            left = db.session.execute(select(OutboxMessage)).scalars().all()
+            assert [row.public_id for row in left] == [sealed["refused"].public_id]
+            assert left[0].attempts == 1
+    finally:
+        drop_tables(app)
