@@ -7,7 +7,7 @@ from flask_babel import get_locale as babel_get_locale
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
-from .sessions import SESSION_KEY as STAFF_SESSION_KEY
+from .sessions import signed_in
 
 LOCALES = ("fr", "en")
 #: shown in each language's own name in the switcher
@@ -16,15 +16,11 @@ LOCALE_LABELS = {"fr": _l("French"), "en": _l("English")}
 
 
 def select_locale():
-    """Explicit choice (session) > user's preference > Accept-Language > configured default.
-
-    Only a staff session has a user with a preference; without one (every signer, every
-    visitor) Flask-Login is not asked to work out that nobody is signed in."""
+    """Explicit choice (session) > user's preference > Accept-Language > configured default."""
     chosen = session.get("locale")
     if chosen in LOCALES:
         return chosen
-    user_locale = (getattr(current_user, "locale", None)
-                   if session.get(STAFF_SESSION_KEY) and current_user else None)
+    user_locale = getattr(current_user, "locale", None) if signed_in() else None
     if user_locale in LOCALES:
         return user_locale
     if request:

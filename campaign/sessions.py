@@ -16,6 +16,7 @@ import time
 from flask import current_app, session
 from flask.sessions import SecureCookieSessionInterface
 from flask_babel import lazy_gettext as _l
+from flask_login import current_user
 from sqlalchemy import select
 
 from .extensions import login_manager
@@ -61,6 +62,12 @@ def init_app(app):
     login_manager.session_protection = None
     login_manager.request_loader(_load_from_session)
     login_manager.user_loader(lambda _user_id: None)
+
+
+def signed_in():
+    """Whether a staff member is signed in. Only a staff session can hold one: without it
+    (every signer, every visitor) Flask-Login is not asked to work out that nobody is."""
+    return bool(session.get(SESSION_KEY)) and current_user.is_authenticated
 
 
 def _load_from_session(_request):

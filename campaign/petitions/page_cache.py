@@ -25,7 +25,6 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 
 from flask import current_app, render_template, request, session
-from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 from markupsafe import escape
 from sqlalchemy import bindparam, select
@@ -36,6 +35,7 @@ from ..extensions import db
 from ..i18n import current_locale
 from ..models import Campaign, Petition, PetitionSnapshot, Unit
 from ..services import consent, signatures
+from ..sessions import signed_in
 
 #: stands for the visitor's CSRF token in a stored page; cannot occur in rendered text
 #: (a NUL never reaches a page: forms refuse it and Jinja output is text from the database
@@ -55,7 +55,7 @@ def applies(method="GET"):
     """Whether this request may be served from, and stored in, the cache."""
     if not current_app.config.get("PETITION_PAGE_CACHE", True) or current_app.debug:
         return False
-    if request.method != method or request.query_string or current_user.is_authenticated:
+    if request.method != method or request.query_string or signed_in():
         return False
     return "_flashes" not in session
 
