@@ -764,9 +764,10 @@ class _Sender:
     at 20 ms a command, four workers that waited for it served 57 signatures a second, and 476
     with this thread (bench/slow_mail_relay.py, session 9): the thread waits for the relay
     while the worker serves the next request. Its queue is bounded: when it is full, the
-    worker sends itself, as before. A message still in the queue when the process dies is
-    claimed for CLAIM_MINUTES, then the cron sends it; at a normal exit the queue is emptied
-    first (`drain`). A forked child starts without the thread."""
+    worker sends itself, as before. The thread takes what waits in one batch, sent in one
+    application context, then rests `REST_SECONDS`. A message still in the queue when the
+    process dies is claimed for CLAIM_MINUTES, then the cron sends it; at a normal exit the
+    queue is emptied first (`drain`). A forked child starts without the thread."""
 
     QUEUE_SIZE = 1000
     #: how long an exiting process keeps sending what is queued
