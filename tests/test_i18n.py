@@ -37,6 +37,21 @@ def test_user_preference_beats_accept_language(client, make_user):
     assert '<html lang="en">' in page.text
 
 
+def test_a_visitor_s_locale_is_chosen_without_asking_flask_login(app):
+    """Only a staff session has a user with a preference: for everyone else (every signer) the
+    locale is chosen without Flask-Login loading an anonymous user (it keeps what it loaded in
+    g._login_user)."""
+    from flask import g
+
+    from campaign.i18n import select_locale
+    from campaign.sessions import signed_in
+
+    with app.test_request_context("/", headers={"Accept-Language": "en"}):
+        assert select_locale() == "en"
+        assert not signed_in()
+        assert "_login_user" not in g
+
+
 def test_missing_translation_of_content_falls_back_marked_with_its_language(app, client,
                                                                             make_campaign):
     make_campaign("acme", title_fr="Titre seulement en français", title_en=None)
