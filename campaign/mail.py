@@ -205,20 +205,15 @@ def _write_mail_file(folder, raw):
     if folder not in _MAIL_FOLDERS:
         Path(folder).mkdir(parents=True, exist_ok=True)
         _MAIL_FOLDERS.add(folder)
-    path = os.path.join(folder, f"{new_public_id()}.eml")
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileNotFoundError:  # the folder went away meanwhile
+        fd = os.open(os.path.join(folder, f"{new_public_id()}.eml"),
+                     os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileNotFoundError:  # the folder went away meanwhile: made again
         _MAIL_FOLDERS.discard(folder)
-        Path(folder).mkdir(parents=True, exist_ok=True)
-        _MAIL_FOLDERS.add(folder)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        view = memoryview(raw)
-        while view:
-            view = view[os.write(fd, view):]
-    finally:
-        os.close(fd)
+        return _write_mail_file(folder, raw)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(raw)
+    return None
 
 
 class _HeldConnection:
@@ -531,22 +526,28 @@ def after_response(job=None):
             return response
 
         def _run():
-            with app.app_context():
-                g.campaign_after_response = True
-                try:
-                    for queued_job in jobs:
-                        queued_job()
-                        db.session.commit()
-                    # the jobs' own mail is in this context's g
-                    deliver_own({**queued, **g.get("campaign_queued_mail", {})})
-                except Exception as exc:  # noqa: BLE001 - the cron retries
-                    db.session.rollback()
-                    app.logger.warning("after-response work deferred: %s", type(exc).__name__)
-                finally:
-                    db.session.remove()
+            for queued_job in jobs:
+                queued_job()
+                db.session.commit()
+            # the jobs' own mail is in this context's g
+            deliver_own({**queued, **g.get("campaign_queued_mail", {})})
 
-        response.call_on_close(_run)
+        response.call_on_close(lambda: _after_response_work(app, _run))
         return response
+
+
+def _after_response_work(app, work):
+    """Run `work` after a response, in an application context of its own; a failure is logged
+    (its type only) and rolled back: what it left queued, the cron sends."""
+    with app.app_context():
+        g.campaign_after_response = True
+        try:
+            work()
+        except Exception as exc:  # noqa: BLE001 - the cron retries
+            db.session.rollback()
+            app.logger.warning("after-response work deferred: %s", type(exc).__name__)
+        finally:
+            db.session.remove()
 
 
 def _hand_to_sender(app, queued):
@@ -558,15 +559,7 @@ def _hand_to_sender(app, queued):
         app.logger.warning("after-response work deferred: %s", type(exc).__name__)
         return
     if left:
-        with app.app_context():
-            g.campaign_after_response = True
-            try:
-                deliver_own(left, background=False)
-            except Exception as exc:  # noqa: BLE001 - the cron retries
-                db.session.rollback()
-                app.logger.warning("after-response work deferred: %s", type(exc).__name__)
-            finally:
-                db.session.remove()
+        _after_response_work(app, lambda: deliver_own(left, background=False))
 
 
 #: how long a claimed message is left to its sender before another delivery may try it
