@@ -19,7 +19,10 @@ them):
 
 and prints requests per second and the ratios sign/insert (target >= 0.4) and page/hello
 (target >= 0.3), for each of --rounds rounds (the four measures in turn, so the machine's drift
-weighs on both sides of a ratio alike), and their medians. Every request loop is bounded, the
+weighs on both sides of a ratio alike), and their medians. Each measure also prints the CPU
+time one request cost the server (its master and workers, the application's mail thread
+included; read from /proc) and the client (this process): the two servers and the client share
+the machine's cores, so these say where a ratio comes from. Every request loop is bounded, the
 servers are stopped and the scratch databases removed at the end. No time target is asserted:
 this prints figures.
 
@@ -128,6 +131,35 @@ def session_cookie(headers):
         if name.lower() == "set-cookie":
             return value.split(";", 1)[0]
     return None
+
+
+# --- CPU ------------------------------------------------------------------------------------------
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def group_cpu_seconds(group):
+    """User + system CPU seconds of the live processes of a process group (a gunicorn server we
+    started: its master and workers), from /proc; None where there is no /proc."""
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return None
+    total = 0
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # gone meanwhile
+            continue
+        if int(fields[2]) == group:  # pgrp
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / CLOCK_TICKS
+
+
+def own_cpu_seconds():
+    times = os.times()
+    return times.user + times.system
 
 
 def run_load(total, clients, job):
@@ -318,9 +350,15 @@ def measure(label, app_url, minimal_url, args, folder):
                 ("hello", Get(minimal_port, "/hello")),
                 ("page", Get(app_port, page)),
             ):
+                server = servers[1] if name in ("insert", "hello") else servers[0]
+                server_before, client_before = group_cpu_seconds(server.pid), own_cpu_seconds()
                 seconds, statuses = run_load(args.requests, args.clients, job)
+                server_after, client_after = group_cpu_seconds(server.pid), own_cpu_seconds()
                 bad = sum(1 for s in statuses if s != 200)
-                results[name] = (args.requests / seconds, bad)
+                results[name] = (args.requests / seconds, bad,
+                                 None if server_before is None else
+                                 (server_after - server_before) / args.requests * 1e3,
+                                 (client_after - client_before) / args.requests * 1e3)
             rounds.append(results)
     except Exception:
         # What the servers logged says why (no personal data: the app never logs any).
@@ -340,8 +378,10 @@ def measure(label, app_url, minimal_url, args, folder):
         print(f"  round {number}")
         for name, caption in (("insert", "minimal INSERT + COMMIT"), ("sign", "signing"),
                               ("hello", "hello world"), ("page", "petition page")):
-            rate, bad = results[name]
-            print(f"    {caption:24s} {rate:8.1f} /s" + (f"   ({bad} not 200!)" if bad else ""))
+            rate, bad, server_ms, client_ms = results[name]
+            cpu = ("" if server_ms is None else
+                   f"   CPU per request: server {server_ms:.2f} ms, client {client_ms:.2f} ms")
+            print(f"    {caption:24s} {rate:8.1f} /s{cpu}" + (f"   ({bad} not 200!)" if bad else ""))
         print(f"    ratios: signing / insert {ratio(results, 'sign', 'insert'):.2f}, "
               f"page / hello {ratio(results, 'page', 'hello'):.2f}")
     signing = statistics.median(ratio(r, "sign", "insert") for r in rounds)
