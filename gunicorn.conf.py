@@ -7,6 +7,7 @@ log that cannot say who took part: no client address, no query string (private-l
 referrer, no user agent, no request header of any kind.
 """
 
+import gc
 import multiprocessing
 import os
 
@@ -31,6 +32,16 @@ max_requests_jitter = 200
 # Never load the app before forking: database connections must not be shared between processes,
 # and a refused configuration (missing secret) then stops every worker, so gunicorn exits.
 preload_app = False
+
+
+def post_worker_init(worker):
+    """Once a worker has loaded the application, hand everything made so far (modules, the app,
+    its extensions, their caches: objects that live as long as the worker) to the garbage
+    collector's permanent generation. Every full collection walked them all again, about 80 ms
+    each on the test machine, once every couple of thousand signatures; now it walks only what
+    requests made since."""
+    gc.freeze()
+
 
 # Behind a reverse proxy. Gunicorn trusts X-Forwarded-Proto (to know the request came over
 # HTTPS: secure cookies, HSTS, CSRF referrer check) only from these addresses: the proxy's own,

@@ -254,3 +254,17 @@ def test_an_idle_server_connection_is_checked_before_use_and_a_busy_one_is_not(
             db.engine.dispose()
     finally:
         admin.dispose()
+
+
+def test_a_gunicorn_worker_hands_what_it_loaded_to_the_permanent_generation():
+    import gc
+    import runpy
+
+    settings = runpy.run_path(str(Path(__file__).resolve().parent.parent / "gunicorn.conf.py"))
+    gc.unfreeze()
+    assert gc.get_freeze_count() == 0
+    try:
+        settings["post_worker_init"](None)
+        assert gc.get_freeze_count() > 1000  # the modules and objects this process holds
+    finally:
+        gc.unfreeze()

@@ -11,7 +11,7 @@ Every encrypted column is declared here, in one of two lists:
 tests/test_crypto.py fails when a model has an encrypted-looking column in neither list.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
@@ -82,18 +82,39 @@ class RotationError(Exception):
         self.kind, self.row_id = kind, row_id
 
 
-def _wrap_aad(data_key):
-    return aad_for("data_keys", "wrapped", data_key.public_id)
+def _wrap_aad(key_public_id):
+    return aad_for("data_keys", "wrapped", key_public_id)
+
+
+@dataclass(frozen=True)
+class FreshKey:
+    """A new data key for one person, before anything is stored: what its row will hold, and
+    its raw value, kept in memory only while the person's first values are sealed under it."""
+
+    public_id: str
+    wrapped: bytes
+    ring_key_id: str
+    raw: bytes = field(repr=False)
+
+    def seal(self, table, column, row_id, plaintext):
+        """`seal` under this key, with no need to unwrap it first."""
+        if plaintext is None or plaintext == "":
+            return None
+        return encrypt(self.raw, self.public_id, plaintext, aad_for(table, column, row_id))
+
+
+def new_key():
+    """A fresh data key for one person, wrapped by the key ring (no row, no ORM object: the
+    signing path writes its row itself)."""
+    public_id, raw, ring = new_public_id(), new_data_key(), keyring()
+    return FreshKey(public_id=public_id, raw=raw, ring_key_id=ring.primary_id,
+                    wrapped=ring.encrypt(raw, _wrap_aad(public_id)))
 
 
 def fresh_person_key():
     """A fresh data key for one person, wrapped by the key ring, not in the session yet."""
-    record = DataKey(public_id=new_public_id())
-    raw = new_data_key()
-    ring = keyring()
-    record.wrapped = ring.encrypt(raw, _wrap_aad(record))
-    record.ring_key_id = ring.primary_id
-    return record
+    key = new_key()
+    return DataKey(public_id=key.public_id, wrapped=key.wrapped, ring_key_id=key.ring_key_id)
 
 
 def new_person_key():
@@ -108,7 +129,7 @@ def new_person_key():
 def unwrap(data_key):
     if data_key is None or data_key.wrapped is None:
         raise KeyDestroyed()
-    return keyring().decrypt(data_key.wrapped, _wrap_aad(data_key))
+    return keyring().decrypt(data_key.wrapped, _wrap_aad(data_key.public_id))
 
 
 def seal(data_key, table, column, row_id, plaintext):

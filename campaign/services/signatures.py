@@ -111,13 +111,13 @@ class SealedSigner:
 
 
 def seal_signer(name, email):
-    data_key = keys.fresh_person_key()
+    data_key = keys.new_key()
     public_id = new_public_id()
     return SealedSigner(
         key_public_id=data_key.public_id, wrapped=data_key.wrapped,
         ring_key_id=data_key.ring_key_id, public_id=public_id,
-        name_ct=keys.seal(data_key, TABLE, "name", public_id, name),
-        email_ct=keys.seal(data_key, TABLE, "email", public_id, email))
+        name_ct=data_key.seal(TABLE, "name", public_id, name),
+        email_ct=data_key.seal(TABLE, "email", public_id, email))
 
 
 #: the rows of a new signature, written with Core statements (signing is the hot path: the
