@@ -381,7 +381,8 @@ def measure(label, app_url, minimal_url, args, folder):
             rate, bad, server_ms, client_ms = results[name]
             cpu = ("" if server_ms is None else
                    f"   CPU per request: server {server_ms:.2f} ms, client {client_ms:.2f} ms")
-            print(f"    {caption:24s} {rate:8.1f} /s{cpu}" + (f"   ({bad} not 200!)" if bad else ""))
+            warning = f"   ({bad} not 200!)" if bad else ""
+            print(f"    {caption:24s} {rate:8.1f} /s{cpu}{warning}")
         print(f"    ratios: signing / insert {ratio(results, 'sign', 'insert'):.2f}, "
               f"page / hello {ratio(results, 'page', 'hello'):.2f}")
     signing = statistics.median(ratio(r, "sign", "insert") for r in rounds)

@@ -647,7 +647,7 @@ def build_world(app):
 
     links = signatures.Links(private=lambda token: f"http://localhost/s/{token}",
                              confirm=lambda token: f"http://localhost/confirm/{token}",
-                             lost="http://localhost/lost-link")
+                             lost=lambda: "http://localhost/lost-link")
     world = World()
     with app.app_context():
         for slug, status in ((A, "active"), (B, "active"), (DRAFT, "draft")):

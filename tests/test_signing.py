@@ -172,7 +172,7 @@ def test_wtforms_own_messages_follow_the_page_language(client, petition, lang, m
 #: the mail's links, for calling the signing service directly
 LINKS = signature_service.Links(private=lambda token: f"http://localhost/s/{token}",
                                 confirm=lambda token: f"http://localhost/confirm/{token}",
-                                lost="http://localhost/lost")
+                                lost=lambda: "http://localhost/lost")
 
 
 def rita():
@@ -280,6 +280,28 @@ def test_a_signer_key_taken_after_the_look_up_gives_a_shadow(
         assert (db.session.execute(select(func.count(DataKey.id))).scalar()
                 == db.session.execute(select(func.count(Signature.id))).scalar() == 2)
         assert service.identity(second.signature) == ("Rita Race", "rita@personal.example")
+
+
+def test_a_look_up_s_key_is_used_only_for_the_petition_and_address_it_was_made_for(
+        app, petition):
+    """The view makes the signer key before the petition is read, with the public id it last
+    saw for these slugs; `prepare` takes it only when that was the petition's and the address
+    is the one signing, and makes the right key otherwise."""
+    from campaign.services import signatures as service
+
+    with app.app_context():
+        found = db.session.execute(select(Petition)).scalar_one()
+        right = service.signer_key(found, "rita@personal.example")
+        for public_id, email, expected in (
+                (found.public_id, "rita@personal.example", "made-before"),
+                ("an-old-public-id", "rita@personal.example", right),
+                (found.public_id, " rita@personal.example", right),
+                (None, "rita@personal.example", right)):
+            looked_up = service.LookedUp(key="made-before", taken=False,
+                                         petition_public_id=public_id, email=email)
+            prepared = service.prepare(found, rita(), links=LINKS, looked_up=looked_up)
+            assert prepared.key == expected
+        db.session.rollback()
 
 
 def test_a_signature_is_one_transaction(app, client, petition):

@@ -16,7 +16,7 @@ def links_for_base(base_url):
     return service.Links(
         private=lambda token: build("petitions.open_link", token=token),
         confirm=lambda token: build("petitions.confirm", token=token),
-        lost=build("petitions.lost_link_page"),
+        lost=lambda: build("petitions.lost_link_page"),
     )
 
 

@@ -142,7 +142,8 @@ def _petition_to_sign(slug, petition_slug, email, *, writing=False):
         if len(public_ids) >= 256:  # bounded: slugs come from the address
             public_ids.clear()
         public_ids[(slug, petition_slug)] = found.public_id
-    return found, values[-2], service.LookedUp(key=key, taken=bool(values[-1]))
+    return found, values[-2], service.LookedUp(key=key, taken=bool(values[-1]),
+                                               petition_public_id=public_id, email=email)
 
 
 def _attached(found):
@@ -171,7 +172,7 @@ def _links():
     return service.Links(
         private=lambda token: url_for("petitions.open_link", token=token, _external=True),
         confirm=lambda token: url_for("petitions.confirm", token=token, _external=True),
-        lost=url_for("petitions.lost_link_page", _external=True),
+        lost=lambda: url_for("petitions.lost_link_page", _external=True),
     )
 
 

@@ -58,7 +58,7 @@ def _links():
     return signature_service.Links(
         private=lambda token: url_for("petitions.open_link", token=token, _external=True),
         confirm=lambda token: url_for("petitions.confirm", token=token, _external=True),
-        lost=url_for("petitions.lost_link_page", _external=True),
+        lost=lambda: url_for("petitions.lost_link_page", _external=True),
     )
 
 

@@ -153,7 +153,7 @@ def enter(petition, rows, *, actor, version, links, batch_label=None):
         if row.email:
             if repeated:
                 mail.queue_template(row.email, "already_signed", locale=None, petition=petition,
-                                    lost_link=links.lost)
+                                    lost_link=links.lost())
             else:
                 mail.queue_template(row.email, "private_link", locale=None, petition=petition,
                                     private_link=links.private(token))

@@ -48,7 +48,7 @@ class Links:
 
     private: object  # token -> url
     confirm: object  # token -> url
-    lost: str
+    lost: object  # () -> url (only an address that signed before is sent it)
 
 
 @dataclass
@@ -278,7 +278,7 @@ def _mail_kind(repeated, verify):
 def _seal_mail(kind, data, links, token, confirm_token):
     if kind == "already_signed":
         return mail.seal_template(data.email, kind, locale=data.locale,
-                                  lost_link=links.lost)
+                                  lost_link=links.lost())
     if kind == "confirm_signature":
         return mail.seal_template(data.email, kind, locale=data.locale,
                                   confirm_link=links.confirm(confirm_token),
@@ -290,10 +290,19 @@ def _seal_mail(kind, data, links, token, confirm_token):
 @dataclass(frozen=True)
 class LookedUp:
     """Whether a signer key was taken, read along with the petition (one query instead of
-    two); `prepare` uses it when the key is the one it computes."""
+    two); `prepare` uses it when the key is the one it needs: made from this petition's public
+    id and this address (then it is not made again)."""
 
     key: str | None
     taken: bool
+    petition_public_id: str | None = None
+    email: str | None = None
+
+    def key_for(self, petition, email):
+        """The key, if it was made for `petition` and `email`; None otherwise."""
+        if self.key and self.petition_public_id == petition.public_id and self.email == email:
+            return self.key
+        return None
 
 
 def prepare(petition, data, *, links, looked_up=None):
@@ -302,7 +311,8 @@ def prepare(petition, data, *, links, looked_up=None):
     `looked_up`: the look-up already made for this key, if any."""
     if not data.name or not data.email:
         raise SignatureError("missing")
-    key = signer_key(petition, data.email)
+    key = looked_up.key_for(petition, data.email) if looked_up is not None else None
+    key = key or signer_key(petition, data.email)
     token, confirm_token = new_token(), new_token()
     repeated = (looked_up.taken if looked_up is not None and looked_up.key == key
                 else _key_exists(petition, key))
