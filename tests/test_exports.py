@@ -37,7 +37,8 @@ def seeded(with_identities=False):
         add(petition, n, site, department, day=TODAY - timedelta(days=2 * n))
     if with_identities:
         links = signature_service.Links(private=lambda t: f"http://x/s/{t}",
-                                        confirm=lambda t: f"http://x/c/{t}", lost=lambda: "http://x/l")
+                                        confirm=lambda t: f"http://x/c/{t}",
+                                        lost=lambda: "http://x/l")
         signature_service.sign(petition, signature_service.SignerInput(
             name="Zoé Canaryname", email="canary.mailbox@personal.example",
             consents={"share_with_reps": True, "public_name": True}), links=links)

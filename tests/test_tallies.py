@@ -119,7 +119,8 @@ def test_only_counted_signatures_are_tallied(ctx):
     add(petition, 7, "c", withdrawn=True)    # withdrawn
     # and two through the real signing service, one of them signing twice (a shadow)
     links = signature_service.Links(private=lambda t: f"http://x/s/{t}",
-                                    confirm=lambda t: f"http://x/confirm/{t}", lost=lambda: "http://x/l")
+                                    confirm=lambda t: f"http://x/confirm/{t}",
+                                    lost=lambda: "http://x/l")
     for email in ("one@personal.example", "two@personal.example", "one@personal.example"):
         signature_service.sign(petition, signature_service.SignerInput(
             name="Someone", email=email, site_id=unit_id(petition.campaign, "site", "a")),

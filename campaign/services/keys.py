@@ -89,18 +89,13 @@ def _wrap_aad(key_public_id):
 @dataclass(frozen=True)
 class FreshKey:
     """A new data key for one person, before anything is stored: what its row will hold, and
-    its raw value, kept in memory only while the person's first values are sealed under it."""
+    its raw value, kept in memory only while the person's first values are sealed under it
+    (`seal` takes it as it takes a stored key, and has nothing to unwrap)."""
 
     public_id: str
     wrapped: bytes
     ring_key_id: str
     raw: bytes = field(repr=False)
-
-    def seal(self, table, column, row_id, plaintext):
-        """`seal` under this key, with no need to unwrap it first."""
-        if plaintext is None or plaintext == "":
-            return None
-        return encrypt(self.raw, self.public_id, plaintext, aad_for(table, column, row_id))
 
 
 def new_key():
@@ -127,6 +122,8 @@ def new_person_key():
 
 
 def unwrap(data_key):
+    if isinstance(data_key, FreshKey):  # still in hand
+        return data_key.raw
     if data_key is None or data_key.wrapped is None:
         raise KeyDestroyed()
     return keyring().decrypt(data_key.wrapped, _wrap_aad(data_key.public_id))

@@ -116,8 +116,8 @@ def seal_signer(name, email):
     return SealedSigner(
         key_public_id=data_key.public_id, wrapped=data_key.wrapped,
         ring_key_id=data_key.ring_key_id, public_id=public_id,
-        name_ct=data_key.seal(TABLE, "name", public_id, name),
-        email_ct=data_key.seal(TABLE, "email", public_id, email))
+        name_ct=keys.seal(data_key, TABLE, "name", public_id, name),
+        email_ct=keys.seal(data_key, TABLE, "email", public_id, email))
 
 
 #: the rows of a new signature, written with Core statements (signing is the hot path: the
