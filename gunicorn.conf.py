@@ -20,7 +20,12 @@ bind = [address.strip() for address in
         os.environ.get("GUNICORN_BIND", "127.0.0.1:8000").split(",") if address.strip()]
 
 # Processes, not threads: each worker has its own app and its own database connection pool.
-workers = int(os.environ.get("WEB_CONCURRENCY") or multiprocessing.cpu_count() * 2 + 1)
+# Two per core: a signature is CPU work (about 3 ms here) that waits little on anything, and
+# past two busy workers per core they take turns on the cores in the middle of requests, each
+# turn costing the next one its caches (and, on SQLite, holding the write lock longer): on the
+# 2-core test machine 5 workers signed 5 to 12 % fewer per second than 4, and a page did no
+# better (bench/signing_throughput.py --workers 4 / 5, docs/benchmarks.md, session 12).
+workers = int(os.environ.get("WEB_CONCURRENCY") or multiprocessing.cpu_count() * 2)
 worker_class = "sync"
 threads = 1
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))

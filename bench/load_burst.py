@@ -635,8 +635,8 @@ def main():
                         help="further submissions reusing those addresses")
     parser.add_argument("--clients", type=int, default=64, help="concurrent signers")
     parser.add_argument("--processes", type=int, default=4, help="client processes")
-    parser.add_argument("--workers", type=int, default=(os.cpu_count() or 1) * 2 + 1,
-                        help="gunicorn workers (default: 2 x cores + 1, as gunicorn.conf.py)")
+    parser.add_argument("--workers", type=int, default=(os.cpu_count() or 1) * 2,
+                        help="gunicorn workers (default: 2 x cores, as gunicorn.conf.py)")
     parser.add_argument("--databases", default="sqlite,postgresql")
     parser.add_argument("--pg-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres",
                         help="an account that may create and drop databases")

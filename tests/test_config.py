@@ -268,3 +268,17 @@ def test_a_gunicorn_worker_hands_what_it_loaded_to_the_permanent_generation():
         assert gc.get_freeze_count() > 1000  # the modules and objects this process holds
     finally:
         gc.unfreeze()
+
+
+def test_gunicorn_starts_two_workers_per_core_unless_told(monkeypatch):
+    """Past two busy workers per core, signatures per second fall (docs/benchmarks.md, session
+    12); WEB_CONCURRENCY still decides when set."""
+    import multiprocessing
+    import runpy
+
+    path = str(Path(__file__).resolve().parent.parent / "gunicorn.conf.py")
+    monkeypatch.delenv("WEB_CONCURRENCY", raising=False)
+    monkeypatch.setattr(multiprocessing, "cpu_count", lambda: 3)
+    assert runpy.run_path(path)["workers"] == 6
+    monkeypatch.setenv("WEB_CONCURRENCY", "7")
+    assert runpy.run_path(path)["workers"] == 7
