@@ -49,6 +49,7 @@ import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -283,15 +284,27 @@ def prepare_minimal_database(url):
             conn.execute("PRAGMA journal_mode = WAL")
 
 
-def pg_create(server, name):
-    from sqlalchemy import create_engine, text
+@contextmanager
+def autocommit(url):
+    """A connection to `url` outside any transaction (CREATE / DROP DATABASE, ANALYZE), its
+    engine disposed of afterwards."""
+    from sqlalchemy import create_engine
 
-    admin = create_engine(server, isolation_level="AUTOCOMMIT",
-                          connect_args={"connect_timeout": 3})
-    with admin.connect() as conn:
+    engine = create_engine(url, isolation_level="AUTOCOMMIT",
+                           connect_args={"connect_timeout": 3})
+    try:
+        with engine.connect() as conn:
+            yield conn
+    finally:
+        engine.dispose()
+
+
+def pg_create(server, name):
+    from sqlalchemy import text
+
+    with autocommit(server) as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
         conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
     return f"{server.rpartition('/')[0]}/{name}"
 
 
@@ -299,13 +312,10 @@ def autovacuum_off(url):
     """Whether `url` is a PostgreSQL server running without autovacuum (None: not PostgreSQL)."""
     if not url.startswith("postgresql"):
         return None
-    from sqlalchemy import create_engine, text
+    from sqlalchemy import text
 
-    engine = create_engine(url)
-    with engine.connect() as conn:
-        setting = conn.execute(text("SHOW autovacuum")).scalar()
-    engine.dispose()
-    return setting != "on"
+    with autocommit(url) as conn:
+        return conn.execute(text("SHOW autovacuum")).scalar() != "on"
 
 
 def analyze(*urls):
@@ -314,24 +324,20 @@ def analyze(*urls):
     autovacuum keeps the plan made when the signatures table was nearly empty (a sequential
     scan, then slower with every signature); with autovacuum on (PostgreSQL's default, and
     production's), the server analyzes a table that grew on its own within a minute."""
-    from sqlalchemy import create_engine, text
+    from sqlalchemy import text
 
     for url in urls:
-        engine = create_engine(url, isolation_level="AUTOCOMMIT")
-        with engine.connect() as conn:
+        with autocommit(url) as conn:
             conn.execute(text("ANALYZE"))
-        engine.dispose()
 
 
 def pg_drop(server, name):
-    from sqlalchemy import create_engine, text
+    from sqlalchemy import text
 
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
+    with autocommit(server) as conn:
         conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                           "WHERE datname = :n AND pid <> pg_backend_pid()"), {"n": name})
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-    admin.dispose()
 
 
 # --- the run --------------------------------------------------------------------------------------

@@ -311,11 +311,10 @@ def prepare(petition, data, *, links, looked_up=None):
     `looked_up`: the look-up already made for this key, if any."""
     if not data.name or not data.email:
         raise SignatureError("missing")
-    key = looked_up.key_for(petition, data.email) if looked_up is not None else None
-    key = key or signer_key(petition, data.email)
+    reused = looked_up.key_for(petition, data.email) if looked_up is not None else None
+    key = reused or signer_key(petition, data.email)
     token, confirm_token = new_token(), new_token()
-    repeated = (looked_up.taken if looked_up is not None and looked_up.key == key
-                else _key_exists(petition, key))
+    repeated = looked_up.taken if reused else _key_exists(petition, key)
     kind = _mail_kind(repeated, petition.verification == VERIFY_EMAIL)
     return Prepared(key=key, token=token, confirm_token=confirm_token,
                     sealed=seal_signer(data.name, data.email), repeated=repeated,
